@@ -1,0 +1,261 @@
+"""The security-manager mixin that wires the epoch into Flask-AppBuilder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import typing as t
+
+from flask import current_app, g, request, session
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_login import user_logged_in
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import check, config, listeners, remember, signals, store
+from .revoke import db_session
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from flask_jwt_extended import JWTManager
+    from flask_login import LoginManager
+
+    from .store import EpochState
+
+log = logging.getLogger("flask_session_epoch")
+
+EXTENSION_KEY = "session_epoch"
+# Longest decimal user id we accept from a cookie or token (BIGINT fits in 19 digits).
+_MAX_ID_DIGITS = 19
+
+
+def parse_user_id(value: t.Any) -> int | None:
+    """A user id from a session, cookie or token ``sub``, or None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and 0 < len(value) <= _MAX_ID_DIGITS and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def _states() -> dict[int, EpochState | None]:
+    """Epochs read during this request, keyed by user id (None: the read failed)."""
+    if "session_epoch_states" not in g:
+        g.session_epoch_states = {}
+    return g.session_epoch_states
+
+
+def _init_app(app: Flask, sm: t.Any) -> None:
+    if EXTENSION_KEY in app.extensions:
+        return
+    config.validate(app)
+    app.extensions[EXTENSION_KEY] = sm
+    listeners.register(sm.user_model)
+    user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
+    app.after_request(check.shape_response)
+
+
+class SessionEpochMixin:
+    """Put in front of a Flask-AppBuilder security manager to enforce session epochs.
+
+    For Superset::
+
+        class SecurityManager(SessionEpochMixin, SupersetSecurityManager):
+            pass
+
+        CUSTOM_SECURITY_MANAGER = SecurityManager
+
+    The user's epochs are read by the same statement that loads the user, so the
+    check adds no SQL to any request.
+    """
+
+    user_model: t.Any
+
+    def __init__(self, appbuilder: t.Any) -> None:
+        super().__init__(appbuilder)  # type: ignore[call-arg]
+        _init_app(current_app._get_current_object(), self)
+
+    # -- wiring -------------------------------------------------------------
+
+    def create_login_manager(self, app: Flask) -> LoginManager:
+        lm = super().create_login_manager(app)  # type: ignore[misc]
+        lm.user_loader(self._session_epoch_load_session_user)
+        remember.install(lm)
+        return lm
+
+    def create_jwt_manager(self, app: Flask) -> JWTManager:
+        jwt_manager = super().create_jwt_manager(app)  # type: ignore[misc]
+        host_claims = jwt_manager._user_claims_callback
+
+        def claims(identity: t.Any) -> dict[str, t.Any]:
+            extra = dict(host_claims(identity) or {})
+            state = self._session_epoch_state_for_token(identity)
+            if state is not None:
+                extra[config.get("JWT_CLAIM")] = list(state.generations)
+            return extra
+
+        jwt_manager.additional_claims_loader(claims)
+        return jwt_manager
+
+    # -- loading users ------------------------------------------------------
+
+    def load_user(self, pk: t.Any) -> t.Any:
+        """Load an active user by id, reading their epochs in the same statement."""
+        user_id = parse_user_id(pk)
+        if user_id is None:
+            return None
+        db = db_session(self)
+        try:
+            user, state = store.load_user_with_state(db, self.user_model, user_id)
+        except SQLAlchemyError:
+            log.error("Could not read the session epoch of user %s", user_id, exc_info=True)
+            db.rollback()
+            user, state = self.get_user_by_id(user_id), None  # type: ignore[attr-defined]
+        _states()[user_id] = state
+        if user is not None and user.is_active:
+            return user
+        return None
+
+    def _session_epoch_state(self, user_id: int) -> EpochState | None:
+        """The user's epochs as read in this request; None if they could not be read."""
+        states = _states()
+        if user_id not in states:
+            # A subclass replaced load_user without calling ours: read the epochs apart.
+            db = db_session(self)
+            try:
+                states[user_id] = store.load_state(db, self.user_model, user_id)
+            except SQLAlchemyError:
+                log.error("Could not read the session epoch of user %s", user_id, exc_info=True)
+                db.rollback()
+                states[user_id] = None
+        return states[user_id]
+
+    def _session_epoch_refusal(self, user_id: int, is_current: t.Callable[[EpochState], bool],
+                               via: str) -> str | None:
+        """Why the credentials must be refused (``stale`` / ``check-failed``), or None.
+
+        A failing check lets the request through unless ``SESSION_EPOCH_FAIL_CLOSED``.
+        """
+        state = self._session_epoch_state(user_id)
+        try:
+            if state is None:
+                raise RuntimeError("the epoch could not be read")
+            return None if is_current(state) else "stale"
+        except Exception:
+            fail_closed = bool(config.get("FAIL_CLOSED"))
+            log.error(
+                "Session epoch check failed for user %s via %s; %s",
+                user_id,
+                via,
+                "ending the session" if fail_closed else "letting the request through",
+                exc_info=True,
+            )
+            return "check-failed" if fail_closed else None
+
+    def _session_epoch_refuse(self, user_id: int, via: str, reason: str) -> None:
+        log.info("Refused the %s of user %s at %s: %s", via, user_id, request.path, reason)
+        signals.session_rejected.send(current_app._get_current_object(), user_id=user_id, via=via, reason=reason)
+        check.mark_ended(via)
+
+    def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:
+        """Flask-Login's user loader: the user, unless the session predates their epoch."""
+        user = self.load_user(pk)
+        if user is None:
+            return None
+        restoring = check.SESSION_KEY_EPOCH not in session and bool(
+            request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+        )
+        via = "remember" if restoring else "session"
+
+        def is_current(state: EpochState) -> bool:
+            if check.session_is_current(session, state):
+                return True
+            return restoring and remember.restore(user.id, state)
+
+        reason = self._session_epoch_refusal(user.id, is_current, via)
+        if reason is None:
+            return user
+        if check.is_exempt_request():
+            return None  # never log out on a static file or health check
+        check.end_session(session)
+        self._session_epoch_refuse(user.id, via, reason)
+        return None
+
+    def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
+        """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""
+        user = self.load_user(jwt_data.get("sub"))
+        if user is None:
+            return None
+        reason = self._session_epoch_refusal(user.id, lambda state: check.token_is_current(jwt_data, state), "jwt")
+        if reason is not None:
+            self._session_epoch_refuse(user.id, "jwt", reason)
+            return None
+        g.user = user
+        return user
+
+    def _session_epoch_state_for_token(self, identity: t.Any) -> EpochState | None:
+        user_id = parse_user_id(identity)
+        return None if user_id is None else self._session_epoch_state(user_id)
+
+    def validate_api_key(self, api_key_string: str) -> t.Any:
+        """FAB 5.3 API keys: refuse keys created before the user's epoch.
+
+        Costs one indexed SELECT per API-key request, on top of FAB's own lookup and update.
+        """
+        user = super().validate_api_key(api_key_string)  # type: ignore[misc]
+        if user is None:
+            return None
+        created = self._session_epoch_api_key_created(user.id, api_key_string)
+
+        def is_current(state: EpochState) -> bool:
+            effective = state.effective_at
+            if effective is None:
+                return True
+            # FAB stamps created_on with the host's naive local time.
+            return created is not None and created.astimezone(dt.timezone.utc) > effective
+
+        reason = self._session_epoch_refusal(user.id, is_current, "api-key")
+        if reason is None:
+            return user
+        g.pop("user", None)
+        g._api_key_user = False
+        self._session_epoch_refuse(user.id, "api-key", reason)
+        return None
+
+    def _session_epoch_api_key_created(self, user_id: int, api_key_string: str) -> dt.datetime | None:
+        # FAB's validate_api_key has just loaded the key: find it without another query.
+        model = getattr(self, "api_key_model", None)
+        lookup = self._compute_lookup_hash(api_key_string)  # type: ignore[attr-defined]
+        for obj in db_session(self).identity_map.values():
+            if model is not None and isinstance(obj, model) and obj.user_id == user_id and obj.lookup_hash == lookup:
+                return t.cast("dt.datetime | None", obj.created_on)
+        return None
+
+    # -- logging in ---------------------------------------------------------
+
+    def _session_epoch_on_login(self, sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
+        """Stamp a fresh interactive login into the session."""
+        if user is None or not isinstance(user, self.user_model):
+            return  # Superset's embedded dashboards log in an anonymous user
+        try:
+            state = store.load_state(db_session(self), self.user_model, user.id)
+        except SQLAlchemyError:
+            log.error("Could not read the session epoch of user %s at login", user.id, exc_info=True)
+            db_session(self).rollback()
+            # Without the generations this session ends as soon as the user has an epoch.
+            session.pop(check.SESSION_KEY_EPOCH, None)
+            session[check.SESSION_KEY_LOGIN_AT] = time.time()
+            _states()[user.id] = None
+        else:
+            check.stamp_session(session, state)
+            _states()[user.id] = state
+        check.forget_ended()
+
+
+class SessionEpochSecurityManager(SessionEpochMixin, SecurityManager):
+    """Flask-AppBuilder's SQLAlchemy security manager with session epochs.
+
+    ``FAB_SECURITY_MANAGER_CLASS = "flask_session_epoch.SessionEpochSecurityManager"``
+    """

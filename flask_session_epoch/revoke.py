@@ -1,0 +1,103 @@
+"""The Python API that stamps epochs: one user, or everyone."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from flask import current_app
+
+from . import listeners, store
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger("flask_session_epoch")
+
+_MAX_REASON = 64
+
+
+def _security_manager() -> t.Any:
+    if "session_epoch" not in current_app.extensions:
+        raise RuntimeError(
+            "flask-session-epoch is not set up for this app: use SessionEpochSecurityManager"
+            " (FAB_SECURITY_MANAGER_CLASS) or put SessionEpochMixin in front of your security manager."
+        )
+    return current_app.appbuilder.sm
+
+
+def db_session(sm: t.Any) -> Session:
+    """The SQLAlchemy session FAB's security manager works with (its name changed across FAB 5)."""
+    session = getattr(sm, "session", None)
+    return session if session is not None else sm.get_session
+
+
+def _check_reason(reason: str) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > _MAX_REASON:
+        raise ValueError(f"reason must be a non-empty string of at most {_MAX_REASON} characters")
+    return reason.strip()
+
+
+def user_id_of(user: t.Any) -> int:
+    """The primary key of a user object or of an id given directly.
+
+    :raises TypeError: for anything else, booleans included.
+    """
+    value = getattr(user, "id", user)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a user or an integer user id, got {user!r}")
+    return value
+
+
+def _stamp(session: Session, write: t.Callable[..., None], user_id: int | None, reason: str,
+           who: str, commit: bool) -> None:
+    at = store.utcnow()
+    target = () if user_id is None else (user_id,)
+    try:
+        write(session.connection(), *target, at, reason, who)
+        listeners.queue_signal(session, user_id=user_id, reason=reason, actor=who, at=at)
+        if commit:
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def invalidate_sessions(user: t.Any, reason: str = "api", *, actor: str | None = None,
+                        commit: bool = True) -> None:
+    """End every session and token of one user; the account stays as it is.
+
+    The stamp is written in the security manager's current transaction, and
+    :data:`~flask_session_epoch.signals.sessions_invalidated` is sent once it commits.
+
+    :param user: a user object or a user id.
+    :param reason: why, for the audit trail (``disable``, ``password-change``, ...).
+    :param actor: who did it; defaults to the logged-in user's id, or ``system``.
+    :param commit: commit the transaction; pass False to keep it open for more work.
+    :raises LookupError: if no such user exists.
+    """
+    sm = _security_manager()
+    user_id = user_id_of(user)
+    reason = _check_reason(reason)
+    session = db_session(sm)
+    if session.get(sm.user_model, user_id) is None:
+        raise LookupError(f"no user with id {user_id}")
+    who = actor or listeners.actor()
+    _stamp(session, store.stamp_user, user_id, reason, who, commit)
+    log.info("Stamped session epoch of user %s (reason=%s, actor=%s)", user_id, reason, who)
+
+
+def invalidate_all_sessions(reason: str = "revoke-all", *, actor: str | None = None,
+                            commit: bool = True) -> None:
+    """End everyone's sessions and tokens with one write to the global epoch.
+
+    :param reason: why, for the audit trail.
+    :param actor: who did it; defaults to the logged-in user's id, or ``system``.
+    :param commit: commit the transaction; pass False to keep it open for more work.
+    """
+    sm = _security_manager()
+    reason = _check_reason(reason)
+    session = db_session(sm)
+    who = actor or listeners.actor()
+    _stamp(session, store.stamp_global, None, reason, who, commit)
+    log.warning("Stamped the global session epoch: every session ends (reason=%s, actor=%s)", reason, who)

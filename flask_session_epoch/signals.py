@@ -1,0 +1,20 @@
+"""Blinker signals sent by flask-session-epoch.
+
+Connect with ``signal.connect(receiver, app)`` to listen to one app only.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: Sent after the transaction that stamped an epoch has committed. Sender: the app
+#: (None outside an app context). Keyword arguments: ``user_id`` (None for the
+#: global epoch), ``reason``, ``actor``, ``generation`` and ``at`` (UTC datetime).
+sessions_invalidated = _signals.signal("sessions-invalidated")
+
+#: Sent when a session or token is refused because it predates the epoch. Sender:
+#: the app. Keyword arguments: ``user_id``, ``via`` (``"session"``, ``"remember"``,
+#: ``"jwt"`` or ``"api-key"``) and ``reason`` (``"stale"`` or ``"check-failed"``).
+session_rejected = _signals.signal("session-rejected")
