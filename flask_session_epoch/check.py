@@ -56,9 +56,12 @@ def login_at_is_sane(value: t.Any) -> bool:
     """
     if isinstance(value, dt.datetime):
         return True
+    if type(value) is float and not math.isfinite(value):
+        return False
     if type(value) not in (int, float):
         return False
-    return math.isfinite(value) and 0 < value < time.time() + _FUTURE_LEEWAY_SECONDS
+    # Compared without converting to float: a huge int must not overflow.
+    return 0 < value < time.time() + _FUTURE_LEEWAY_SECONDS
 
 
 def session_is_current(session: SessionMixin, state: EpochState) -> bool:
@@ -153,12 +156,12 @@ def shape_response(response: Response) -> Response:
     if via is None:
         return response
     if is_api_request() or via in ("jwt", "api-key"):
-        if response.status_code != 401:
-            response = current_app.response_class(
-                json.dumps({"message": "Session ended", "session_ended": True}),
-                status=401,
-                mimetype="application/json",
-            )
+        # One body for every ended credential, so a client can tell it from other 401s.
+        response = current_app.response_class(
+            json.dumps({"message": _translate(config.get("FLASH_MESSAGE")), "session_ended": True}),
+            status=401,
+            mimetype="application/json",
+        )
         response.headers[ENDED_HEADER] = "1"
         return response
     login_endpoint = _login_endpoint()

@@ -163,6 +163,7 @@ class SessionEpochMixin:
         """Flask-Login's user loader: the user, unless the session predates their epoch."""
         user = self.load_user(pk)
         if user is None:
+            self._session_epoch_end_inactive(pk)
             return None
         restoring = check.SESSION_KEY_EPOCH not in session and bool(
             request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
@@ -182,6 +183,15 @@ class SessionEpochMixin:
         check.end_session(session)
         self._session_epoch_refuse(user.id, via, reason)
         return None
+
+    def _session_epoch_end_inactive(self, pk: t.Any) -> None:
+        """A disabled user's stamped session ends like any stale one: flash, redirect, signal."""
+        user_id = parse_user_id(pk)
+        state = _states().get(user_id) if user_id is not None else None
+        if state is None or check.session_is_current(session, state) or check.is_exempt_request():
+            return
+        check.end_session(session)
+        self._session_epoch_refuse(user_id, "session", "stale")  # type: ignore[arg-type]
 
     def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
         """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""

@@ -1,6 +1,7 @@
 """Reading and stamping epochs in the database.
 
-Reads ride inside the query that loads the user anyway (two LEFT OUTER JOINs), so the
+Reads ride inside the query that loads the user anyway (a LEFT OUTER JOIN and two
+scalar subqueries), so the
 per-request check costs no extra statement. Stamps are single upserts, safe when
 many workers stamp the same user at once.
 """
@@ -11,7 +12,7 @@ import dataclasses
 import datetime as dt
 import typing as t
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
@@ -68,20 +69,22 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def _global(column: t.Any) -> t.Any:
+    # A scalar subquery rather than a join: the single global row relates to no user.
+    return select(column).where(_G.c.id == GLOBAL_ROW_ID).scalar_subquery()
+
+
 _STATE_COLUMNS = (
     _U.c.generation,
     _U.c.sessions_invalidated_at,
-    _G.c.generation,
-    _G.c.sessions_invalidated_at,
+    _global(_G.c.generation),
+    _global(_G.c.sessions_invalidated_at),
 )
 
 
 def _with_epochs(stmt: t.Any, user_model: type, user_id: int) -> t.Any:
-    return (
-        stmt.outerjoin(_U, _U.c.user_id == user_model.id)
-        .outerjoin(_G, _G.c.id == GLOBAL_ROW_ID)
-        .where(user_model.id == user_id)
-    )
+    joined = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
+    return stmt.select_from(joined).where(user_model.id == user_id)
 
 
 def state_from_row(row: t.Sequence[t.Any]) -> EpochState:
@@ -104,7 +107,7 @@ def load_user_with_state(session: Session, user_model: type, user_id: int) -> tu
 
 def load_state(session: Session, user_model: type, user_id: int) -> EpochState:
     """Read one user's epochs without loading the user (at login and token minting)."""
-    stmt = _with_epochs(select(*_STATE_COLUMNS).select_from(user_model), user_model, user_id)
+    stmt = _with_epochs(select(*_STATE_COLUMNS), user_model, user_id)
     row = session.execute(stmt).first()
     return NO_EPOCH if row is None else state_from_row(row)
 

@@ -26,6 +26,7 @@ class ProtectedView(BaseView):
 
 class PingApi(BaseApi):
     resource_name = "ping"
+    allow_browser_login = True
 
     @expose("/", methods=["GET"])
     @protect()
@@ -39,7 +40,7 @@ def create_app(database_uri: str, *, extension: bool = True, **config: t.Any) ->
     """Build an app on ``database_uri`` with an admin and a regular user."""
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY="test-secret-key",
+        SECRET_KEY="test-secret-key-that-is-long-enough-for-hs256",
         SQLALCHEMY_DATABASE_URI=database_uri,
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
         WTF_CSRF_ENABLED=False,

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import os
+import shutil
+import typing as t
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fabapp import create_app
+
+# Real servers come from tests/servers.sh (the README's test command starts them).
+SERVER_URLS = {
+    "postgresql": "SESSION_EPOCH_TEST_POSTGRES_URL",
+    "mariadb": "SESSION_EPOCH_TEST_MARIADB_URL",
+}
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def server_url(kind: str) -> str:
+    """The URL of a real database server, or a skip (a failure in CI) if none runs."""
+    url = os.environ.get(SERVER_URLS[kind])
+    if not url:
+        message = f"no {kind} server: set {SERVER_URLS[kind]} (bash tests/run.sh starts one)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def _drop_everything(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        meta.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+class Snapshot:
+    """The rows of a freshly set-up app, put back before each test.
+
+    Building a FAB schema with its permissions takes over a second; putting the rows
+    back takes milliseconds, so every test still starts from the same state.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url)
+        self.meta = sa.MetaData()
+        self.meta.reflect(self.engine)
+        with self.engine.connect() as conn:
+            self.rows = {
+                table.name: [dict(row._mapping) for row in conn.execute(table.select())]
+                for table in self.meta.sorted_tables
+            }
+
+    def restore(self) -> None:
+        with self.engine.begin() as conn:
+            for table in reversed(self.meta.sorted_tables):
+                conn.execute(table.delete())
+            for table in self.meta.sorted_tables:
+                if self.rows[table.name]:
+                    conn.execute(table.insert(), self.rows[table.name])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked all_databases run once per backend; the rest on SQLite only.
+    if "db_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("all_databases"):
+        metafunc.parametrize("db_kind", ["sqlite", "postgresql", "mariadb"])
+
+
+@pytest.fixture
+def db_kind() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("template") / "app.db"
+    _dispose(create_app(f"sqlite:///{path}"))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def server_snapshots() -> t.Iterator[dict[str, Snapshot]]:
+    snapshots: dict[str, Snapshot] = {}
+    yield snapshots
+    for snapshot in snapshots.values():
+        snapshot.engine.dispose()
+
+
+@pytest.fixture
+def db_url(db_kind: str, tmp_path: t.Any, sqlite_template: str, server_snapshots: dict[str, Snapshot]) -> str:
+    """A database in the state a fresh app leaves it in."""
+    if db_kind == "sqlite":
+        path = tmp_path / "app.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    if db_kind not in server_snapshots:
+        url = server_url(db_kind)
+        _drop_everything(url)
+        _dispose(create_app(url))
+        server_snapshots[db_kind] = Snapshot(url)
+    snapshot = server_snapshots[db_kind]
+    snapshot.restore()
+    return snapshot.url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: t.Any) -> str:
+    return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+def _marked_config(request: pytest.FixtureRequest) -> dict[str, t.Any]:
+    config: dict[str, t.Any] = {}
+    for marker in reversed(list(request.node.iter_markers("config"))):
+        config.update(marker.kwargs)
+    return config
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        db = app.extensions["test_db"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, db_url: str) -> t.Iterator[Flask]:
+    app = create_app(db_url, **_marked_config(request))
+    yield app
+    _dispose(app)
+
+
+@pytest.fixture
+def make_app(request: pytest.FixtureRequest, db_url: str) -> t.Iterator[t.Callable[..., Flask]]:
+    """Build more apps on the same database (other hosts, or the app without the extension)."""
+    apps: list[Flask] = []
+
+    def make(**config: t.Any) -> Flask:
+        app = create_app(db_url, **{**_marked_config(request), **config})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        _dispose(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,43 @@
+"""What a user does in the tests: log in, call the API, look at a page."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fabapp import ALICE
+
+
+def login(client: FlaskClient, credentials: tuple[str, str] = ALICE) -> None:
+    response = client.post("/login/", data={"username": credentials[0], "password": credentials[1]})
+    assert response.status_code == 302, response.data
+    assert "/login" not in response.headers["Location"]
+    with client.session_transaction() as session:
+        assert "_user_id" in session
+
+
+def api_login(client: FlaskClient, credentials: tuple[str, str] = ALICE) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/security/login",
+        json={"username": credentials[0], "password": credentials[1], "provider": "db", "refresh": True},
+    )
+    assert response.status_code == 200, response.data
+    return response.get_json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def user_id(app: Flask, username: str = ALICE[0]) -> int:
+    with app.app_context():
+        return app.appbuilder.sm.find_user(username).id
+
+
+def is_logged_in(client: FlaskClient) -> bool:
+    """What the user sees: the protected page, or a bounce to the login page."""
+    response = client.get("/protected/")
+    if response.status_code == 200:
+        return True
+    assert response.status_code == 302 and "/login/" in response.headers["Location"], response
+    return False
