@@ -156,6 +156,8 @@ def shape_response(response: Response) -> Response:
     if via is None:
         return response
     if is_api_request() or via in ("jwt", "api-key"):
+        if response.status_code != 401:
+            return response  # served anyway: a public endpoint, or other valid credentials
         # One body for every ended credential, so a client can tell it from other 401s.
         response = current_app.response_class(
             json.dumps({"message": _translate(config.get("FLASH_MESSAGE")), "session_ended": True}),

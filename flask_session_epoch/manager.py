@@ -202,6 +202,8 @@ class SessionEpochMixin:
         if reason is not None:
             self._session_epoch_refuse(user.id, "jwt", reason)
             return None
+        # A valid token wins over a stale cookie sent along with it.
+        check.forget_ended()
         g.user = user
         return user
 
@@ -217,7 +219,14 @@ class SessionEpochMixin:
         user = super().validate_api_key(api_key_string)  # type: ignore[misc]
         if user is None:
             return None
-        created = self._session_epoch_api_key_created(user.id, api_key_string)
+        db = db_session(self)
+        lookup = self._compute_lookup_hash(api_key_string)  # type: ignore[attr-defined]
+        try:
+            created, _states()[user.id] = store.load_api_key_state(db, self.api_key_model, lookup)  # type: ignore[attr-defined]
+        except SQLAlchemyError:
+            log.error("Could not read the session epoch of user %s", user.id, exc_info=True)
+            db.rollback()
+            created, _states()[user.id] = None, None
 
         def is_current(state: EpochState) -> bool:
             effective = state.effective_at
@@ -232,15 +241,6 @@ class SessionEpochMixin:
         g.pop("user", None)
         g._api_key_user = False
         self._session_epoch_refuse(user.id, "api-key", reason)
-        return None
-
-    def _session_epoch_api_key_created(self, user_id: int, api_key_string: str) -> dt.datetime | None:
-        # FAB's validate_api_key has just loaded the key: find it without another query.
-        model = getattr(self, "api_key_model", None)
-        lookup = self._compute_lookup_hash(api_key_string)  # type: ignore[attr-defined]
-        for obj in db_session(self).identity_map.values():
-            if model is not None and isinstance(obj, model) and obj.user_id == user_id and obj.lookup_hash == lookup:
-                return t.cast("dt.datetime | None", obj.created_on)
         return None
 
     # -- logging in ---------------------------------------------------------

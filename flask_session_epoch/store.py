@@ -112,6 +112,18 @@ def load_state(session: Session, user_model: type, user_id: int) -> EpochState:
     return NO_EPOCH if row is None else state_from_row(row)
 
 
+def load_api_key_state(session: Session, api_key_model: type, lookup_hash: str) -> tuple[t.Any, EpochState]:
+    """``(created_on, epochs of its user)`` for an API key, in one statement."""
+    joined = inspect(api_key_model).local_table.outerjoin(_U, _U.c.user_id == api_key_model.user_id)
+    stmt = (
+        select(api_key_model.created_on, *_STATE_COLUMNS)
+        .select_from(joined)
+        .where(api_key_model.lookup_hash == lookup_hash)
+    )
+    row = session.execute(stmt).first()
+    return (None, NO_EPOCH) if row is None else (row[0], state_from_row(row))
+
+
 def _forward(column: t.Any, candidate: t.Any) -> t.Any:
     """SQL for "the later of the stored value and ``candidate``": the epoch never moves back."""
     return case((column > candidate, column), else_=candidate)
