@@ -104,7 +104,8 @@ def is_api_request() -> bool:
 def is_exempt_request() -> bool:
     endpoint = request.endpoint or ""
     exempt = config.get("EXEMPT_ENDPOINTS")
-    return endpoint in exempt or endpoint.endswith(".static")
+    # Blueprint endpoints match by their last part too: Superset's is "health.health".
+    return endpoint in exempt or endpoint.rsplit(".", 1)[-1] in exempt
 
 
 def end_session(session: SessionMixin) -> None:
@@ -129,19 +130,26 @@ def mark_ended(via: str) -> None:
     g.session_epoch_ended = via
     if via in ("session", "remember") and not is_api_request():
         session = _session()
-        flash(_translate(config.get("FLASH_MESSAGE")), config.get("FLASH_CATEGORY"))
+        message = (config.get("FLASH_CATEGORY"), _translate(config.get("FLASH_MESSAGE")))
+        if all(tuple(item) != message for item in session.get("_flashes", [])):
+            flash(message[1], message[0])
         g.session_epoch_flashes = list(session.get("_flashes", []))
 
 
 def forget_ended() -> None:
-    """Clear the mark: the same request logged in again, and a fresh login wins."""
+    """Clear the mark and our queued message: the user has just logged in again.
+
+    Superset's login page never shows flashes, so without this they would pile up.
+    """
     g.pop("session_epoch_ended", None)
-    flashes = g.pop("session_epoch_flashes", None)
-    if flashes:
-        session = _session()
-        queued = session.get("_flashes", [])
-        if queued and queued[-1] == flashes[-1]:
-            session["_flashes"] = queued[:-1]
+    g.pop("session_epoch_flashes", None)
+    session = _session()
+    queued = session.get("_flashes")
+    if queued:
+        message = (config.get("FLASH_CATEGORY"), _translate(config.get("FLASH_MESSAGE")))
+        kept = [item for item in queued if tuple(item) != message]
+        if len(kept) != len(queued):
+            session["_flashes"] = kept
 
 
 def _session() -> SessionMixin:

@@ -163,7 +163,7 @@ class SessionEpochMixin:
         """Flask-Login's user loader: the user, unless the session predates their epoch."""
         user = self.load_user(pk)
         if user is None:
-            self._session_epoch_end_inactive(pk)
+            self._session_epoch_end_inactive(pk, lambda state: check.session_is_current(session, state), "session")
             return None
         restoring = check.SESSION_KEY_EPOCH not in session and bool(
             request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
@@ -184,19 +184,21 @@ class SessionEpochMixin:
         self._session_epoch_refuse(user.id, via, reason)
         return None
 
-    def _session_epoch_end_inactive(self, pk: t.Any) -> None:
-        """A disabled user's stamped session ends like any stale one: flash, redirect, signal."""
+    def _session_epoch_end_inactive(self, pk: t.Any, is_current: t.Callable[[EpochState], bool], via: str) -> None:
+        """A disabled user's stamped credentials end like any stale ones: flash or marker, signal."""
         user_id = parse_user_id(pk)
         state = _states().get(user_id) if user_id is not None else None
-        if state is None or check.session_is_current(session, state) or check.is_exempt_request():
+        if user_id is None or state is None or is_current(state) or check.is_exempt_request():
             return
-        check.end_session(session)
-        self._session_epoch_refuse(user_id, "session", "stale")  # type: ignore[arg-type]
+        if via == "session":
+            check.end_session(session)
+        self._session_epoch_refuse(user_id, via, "stale")
 
     def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
         """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""
         user = self.load_user(jwt_data.get("sub"))
         if user is None:
+            self._session_epoch_end_inactive(jwt_data.get("sub"), lambda state: check.token_is_current(jwt_data, state), "jwt")
             return None
         reason = self._session_epoch_refusal(user.id, lambda state: check.token_is_current(jwt_data, state), "jwt")
         if reason is not None:

@@ -35,6 +35,16 @@ USER_PASSWORD = "user-pass-1"
 # Usernames stay unique across the whole session, whichever tests run.
 _user_numbers = itertools.count(1)
 
+
+
+class Account(t.NamedTuple):
+    """A user the tests can sign in as."""
+
+    id: int
+    username: str
+    password: str
+
+
 # The ``superset`` console script, run by this interpreter so that it is this venv's Superset.
 SUPERSET_CLI = (sys.executable, "-c", "from superset.cli.main import superset; superset()")
 CLI_TIMEOUT = 300
@@ -66,6 +76,7 @@ def run_superset(*args: str, env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="session")
 def superset_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Superset's data directory for this run (instead of ~/.superset)."""
     return tmp_path_factory.mktemp("superset_home")
 
 
@@ -89,8 +100,9 @@ def pristine_db(superset_home: Path) -> Path:
         "--firstname", "Ada", "--lastname", "Admin", "--email", "admin@example.org",
         env=env,
     )
-    # `superset db upgrade` runs only Superset's migrations; our tables exist only if
-    # FAB happened to see an empty database. Create them the way an upgrade must.
+    # `superset db upgrade` runs only Superset's migrations: our tables exist here only
+    # because FAB's create_all saw an empty database. Create them as an existing
+    # deployment must (a no-op here).
     engine = create_engine(f"sqlite:///{db_path}")
     try:
         Model.metadata.create_all(engine, tables=[UserSessionEpoch.__table__, GlobalSessionEpoch.__table__])
@@ -100,6 +112,7 @@ def pristine_db(superset_home: Path) -> Path:
 
 
 def copy_db(pristine_db: Path, target: Path) -> Path:
+    """A private copy of the prepared database (SQLite: a file copy)."""
     shutil.copyfile(pristine_db, target)
     return target
 
@@ -111,8 +124,9 @@ def app(pristine_db: Path, superset_home: Path, tmp_path_factory: pytest.TempPat
     env = superset_env(db_path, superset_home)
     with pytest.MonkeyPatch.context() as mp:
         # superset.config reads superset_config.py, and that reads these, during create_app().
-        for key in ("SUPERSET_CONFIG_PATH", "SUPERSET_HOME", "SESSION_EPOCH_TEST_DB", "SESSION_EPOCH_TEST_EXTENSION"):
-            mp.setenv(key, env[key])
+        for key, value in env.items():
+            if os.environ.get(key) != value:
+                mp.setenv(key, value)
         from superset.app import create_app
 
         app = create_app()
@@ -126,12 +140,6 @@ def app(pristine_db: Path, superset_home: Path, tmp_path_factory: pytest.TempPat
 def client(app: t.Any) -> t.Any:
     """A fresh browser: its own cookie jar."""
     return app.test_client()
-
-
-class Account(t.NamedTuple):
-    id: int
-    username: str
-    password: str
 
 
 @pytest.fixture(scope="session")

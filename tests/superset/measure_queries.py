@@ -1,9 +1,11 @@
 """Count the SQL statements Superset runs for a few requests, and write them as JSON.
 
 Usage: ``python measure_queries.py OUTPUT.json USERNAME PASSWORD`` (an admin's
-credentials), with the environment that ``superset_config.py`` reads. ``test_superset.py`` runs it in two subprocesses, with
-and without the extension, because a process holds only one working Superset app;
-running both the same way keeps the two measurements comparable.
+credentials), with the environment that ``superset_config.py`` reads.
+
+``test_superset.py`` runs it in two subprocesses, with and without the extension,
+because a process holds only one working Superset app; running both the same way
+keeps the two measurements comparable.
 """
 
 from __future__ import annotations
