@@ -86,9 +86,9 @@ def token_is_current(claims: t.Mapping[str, t.Any], state: EpochState) -> bool:
         return parse_generations(claims[claim]) == state.generations
     iat = claims.get("iat")
     effective = state.effective_at
-    if type(iat) not in (int, float) or not math.isfinite(iat) or effective is None:
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or effective is None:
         return False
-    return iat > effective.timestamp()
+    return math.isfinite(iat) and iat > effective.timestamp()
 
 
 def stamp_session(session: SessionMixin, state: EpochState, login_at: float | None = None) -> None:
@@ -188,7 +188,7 @@ def shape_response(response: Response) -> Response:
 
 
 def _login_endpoint() -> str | None:
-    auth_view = getattr(current_app.appbuilder.sm, "auth_view", None)
+    auth_view = getattr(current_app.appbuilder.sm, "auth_view", None)  # type: ignore[attr-defined]
     return None if auth_view is None else f"{auth_view.endpoint}.login"
 
 

@@ -16,7 +16,7 @@ log = logging.getLogger("flask_session_epoch")
 _PENDING = "session_epoch_pending"
 
 
-def register(user_model: type) -> None:
+def register(user_model: t.Any) -> None:
     """Install the listeners for ``user_model`` and for every session; idempotent."""
     if not event.contains(user_model, "after_update", _after_user_update):
         # active_history: the old value of ``active`` must be known even when the
@@ -36,7 +36,7 @@ def _note_active_set(target: t.Any, value: t.Any, oldvalue: t.Any, initiator: t.
 def _enabled_here() -> bool:
     if not has_app_context():
         return True
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     return "session_epoch" in app.extensions and bool(config.get("STAMP_ON_DISABLE", app))
 
 
@@ -69,7 +69,7 @@ def _after_user_update(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
 
 def queue_signal(session: Session | None, **payload: t.Any) -> None:
     """Send :data:`~flask_session_epoch.signals.sessions_invalidated` once ``session`` commits."""
-    sender = current_app._get_current_object() if has_app_context() else None
+    sender = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
     if session is None:
         signals.sessions_invalidated.send(sender, **payload)
         return

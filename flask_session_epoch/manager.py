@@ -75,7 +75,8 @@ class SessionEpochMixin:
 
     def __init__(self, appbuilder: t.Any) -> None:
         super().__init__(appbuilder)  # type: ignore[call-arg]
-        _init_app(current_app._get_current_object(), self)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        _init_app(app, self)
 
     # -- wiring -------------------------------------------------------------
 
@@ -156,7 +157,8 @@ class SessionEpochMixin:
 
     def _session_epoch_refuse(self, user_id: int, via: str, reason: str) -> None:
         log.info("Refused the %s of user %s at %s: %s", via, user_id, request.path, reason)
-        signals.session_rejected.send(current_app._get_current_object(), user_id=user_id, via=via, reason=reason)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        signals.session_rejected.send(app, user_id=user_id, via=via, reason=reason)
         check.mark_ended(via)
 
     def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:

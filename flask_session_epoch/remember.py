@@ -26,7 +26,7 @@ _SALT = "flask-session-epoch.remember"
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt=_SALT)
+    return URLSafeSerializer(t.cast(str, current_app.secret_key), salt=_SALT)
 
 
 def install(login_manager: LoginManager) -> None:
@@ -47,8 +47,8 @@ def install(login_manager: LoginManager) -> None:
             domain=app_config.get("REMEMBER_COOKIE_DOMAIN"),
         )
 
-    login_manager._set_cookie = _set_cookie  # type: ignore[method-assign]
-    login_manager._clear_cookie = _clear_cookie  # type: ignore[method-assign]
+    login_manager._set_cookie = _set_cookie
+    login_manager._clear_cookie = _clear_cookie
 
 
 def _write(response: Response) -> None:

@@ -23,7 +23,7 @@ def _security_manager() -> t.Any:
             "flask-session-epoch is not set up for this app: use SessionEpochSecurityManager"
             " (FAB_SECURITY_MANAGER_CLASS) or put SessionEpochMixin in front of your security manager."
         )
-    return current_app.appbuilder.sm
+    return current_app.appbuilder.sm  # type: ignore[attr-defined]
 
 
 def db_session(sm: t.Any) -> Session:

@@ -82,8 +82,8 @@ _STATE_COLUMNS = (
 )
 
 
-def _with_epochs(stmt: t.Any, user_model: type, user_id: int) -> t.Any:
-    joined = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
+def _with_epochs(stmt: t.Any, user_model: t.Any, user_id: int) -> t.Any:
+    joined: t.Any = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
     return stmt.select_from(joined).where(user_model.id == user_id)
 
 
@@ -93,7 +93,7 @@ def state_from_row(row: t.Sequence[t.Any]) -> EpochState:
     return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at)
 
 
-def load_user_with_state(session: Session, user_model: type, user_id: int) -> tuple[t.Any, EpochState]:
+def load_user_with_state(session: Session, user_model: t.Any, user_id: int) -> tuple[t.Any, EpochState]:
     """Load a user and their epochs in one statement; ``(None, NO_EPOCH)`` if no such user.
 
     This replaces FAB's ``session.get(User, pk)``, so it adds no round trip.
@@ -105,16 +105,16 @@ def load_user_with_state(session: Session, user_model: type, user_id: int) -> tu
     return row[0], state_from_row(row)
 
 
-def load_state(session: Session, user_model: type, user_id: int) -> EpochState:
+def load_state(session: Session, user_model: t.Any, user_id: int) -> EpochState:
     """Read one user's epochs without loading the user (at login and token minting)."""
     stmt = _with_epochs(select(*_STATE_COLUMNS), user_model, user_id)
     row = session.execute(stmt).first()
     return NO_EPOCH if row is None else state_from_row(row)
 
 
-def load_api_key_state(session: Session, api_key_model: type, lookup_hash: str) -> tuple[t.Any, EpochState]:
+def load_api_key_state(session: Session, api_key_model: t.Any, lookup_hash: str) -> tuple[t.Any, EpochState]:
     """``(created_on, epochs of its user)`` for an API key, in one statement."""
-    joined = inspect(api_key_model).local_table.outerjoin(_U, _U.c.user_id == api_key_model.user_id)
+    joined: t.Any = inspect(api_key_model).local_table.outerjoin(_U, _U.c.user_id == api_key_model.user_id)
     stmt = (
         select(api_key_model.created_on, *_STATE_COLUMNS)
         .select_from(joined)
@@ -133,40 +133,45 @@ def _upsert(connection: Connection, table: t.Any, key: str, key_value: int, valu
     """Insert the row, or bump its generation and move its time forward, atomically."""
     dialect = connection.dialect.name
     row = {key: key_value, "generation": 1, **values}
-    if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(**row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c[key]],
-            set_={
-                "generation": table.c.generation + 1,
-                "sessions_invalidated_at": _forward(
-                    table.c.sessions_invalidated_at, stmt.excluded.sessions_invalidated_at
-                ),
-                "reason": stmt.excluded.reason,
-                "actor": stmt.excluded.actor,
-            },
-        )
-        connection.execute(stmt)
-        return
-    if dialect in ("mysql", "mariadb"):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        connection.execute(_on_conflict_bump(pg_insert(table).values(**row), table, key))
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        connection.execute(_on_conflict_bump(sqlite_insert(table).values(**row), table, key))
+    elif dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
         stmt = mysql_insert(table).values(**row)
-        stmt = stmt.on_duplicate_key_update(
-            generation=table.c.generation + 1,
-            sessions_invalidated_at=_forward(
-                table.c.sessions_invalidated_at, stmt.inserted.sessions_invalidated_at
-            ),
-            reason=stmt.inserted.reason,
-            actor=stmt.inserted.actor,
+        connection.execute(
+            stmt.on_duplicate_key_update(
+                generation=table.c.generation + 1,
+                sessions_invalidated_at=_forward(
+                    table.c.sessions_invalidated_at, stmt.inserted.sessions_invalidated_at
+                ),
+                reason=stmt.inserted.reason,
+                actor=stmt.inserted.actor,
+            )
         )
-        connection.execute(stmt)
-        return
-    _portable_upsert(connection, table, key, key_value, row)
+    else:
+        _portable_upsert(connection, table, key, key_value, row)
+
+
+def _on_conflict_bump(stmt: t.Any, table: t.Any, key: str) -> t.Any:
+    # PostgreSQL and SQLite share the ON CONFLICT ... DO UPDATE form.
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[key]],
+        set_={
+            "generation": table.c.generation + 1,
+            "sessions_invalidated_at": _forward(
+                table.c.sessions_invalidated_at, stmt.excluded.sessions_invalidated_at
+            ),
+            "reason": stmt.excluded.reason,
+            "actor": stmt.excluded.actor,
+        },
+    )
 
 
 def _portable_upsert(connection: Connection, table: t.Any, key: str, key_value: int, row: dict[str, t.Any]) -> None:

@@ -6,10 +6,9 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
+from fabapp import create_app
 from flask import Flask
 from flask.testing import FlaskClient
-
-from fabapp import create_app
 
 # Real servers come from tests/servers.sh (the README's test command starts them).
 SERVER_URLS = {

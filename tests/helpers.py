@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from fabapp import ALICE
 from flask import Flask
 from flask.testing import FlaskClient
-
-from fabapp import ALICE
 
 
 def login(client: FlaskClient, credentials: tuple[str, str] = ALICE) -> None:

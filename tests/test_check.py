@@ -7,15 +7,15 @@ import os
 import time
 
 import pytest
+from fabapp import ALICE
 from flask import Flask, session
 from flask.testing import FlaskClient
 from flask_appbuilder.const import AUTH_REMOTE_USER
 from flask_login import login_user
+from helpers import is_logged_in, login, user_id
 
 import flask_session_epoch as fse
-from fabapp import ALICE
 from flask_session_epoch import check
-from helpers import is_logged_in, login, user_id
 
 
 def revoke(app: Flask, username: str = ALICE[0]) -> None:
@@ -359,3 +359,22 @@ def test_database_error_while_loading_never_500(app: Flask, client: FlaskClient,
     monkeypatch.setattr(store, "load_user_with_state", down)
     monkeypatch.setattr(store, "load_state", down)
     assert is_logged_in(client)  # fail open: FAB's own loader still finds the user
+
+
+def test_missing_tables_log_errors_and_let_requests_through(app: Flask, client: FlaskClient, caplog) -> None:
+    """Installed but the tables not created yet: the app keeps working, loudly."""
+    import sqlalchemy as sa
+    from fabapp import ALICE as alice
+    from helpers import api_login, bearer
+
+    with app.app_context():
+        engine = app.extensions["test_db"].engine
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE ab_user_session_epoch"))
+            conn.execute(sa.text("DROP TABLE ab_session_epoch_global"))
+    with caplog.at_level("ERROR", logger="flask_session_epoch"):
+        login(client, alice)
+        assert is_logged_in(client)
+        token = api_login(client)["access_token"]
+        assert client.get("/api/v1/ping/", headers=bearer(token)).status_code == 200
+    assert "Could not read the session epoch" in caplog.text

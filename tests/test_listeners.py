@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import api_login, bearer, is_logged_in, login, user_id
 
 import flask_session_epoch as fse
-from fabapp import ADMIN, ALICE
 from flask_session_epoch.models import UserSessionEpoch
-from helpers import api_login, bearer, is_logged_in, login, user_id
 
 
 def epoch_rows(app: Flask, username: str = ALICE[0]) -> list[tuple[int, str]]:

@@ -7,15 +7,15 @@ import time
 
 import jwt as pyjwt
 import pytest
+from fabapp import ALICE
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-
-import flask_session_epoch as fse
-from fabapp import ALICE
-from flask_session_epoch import check
 from helpers import api_login, bearer, is_logged_in, login, user_id
 from test_check import revoke
+
+import flask_session_epoch as fse
+from flask_session_epoch import check
 
 
 def ping(client: FlaskClient, token: str) -> int:

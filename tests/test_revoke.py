@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from fabapp import ALICE
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import is_logged_in, login, user_id
 
 import flask_session_epoch as fse
-from fabapp import ALICE
 from flask_session_epoch.models import UserSessionEpoch
-from helpers import is_logged_in, login, user_id
 
 
 def test_invalidate_accepts_user_object_or_id(app: Flask) -> None:

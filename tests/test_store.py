@@ -8,10 +8,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from helpers import user_id
 
 from flask_session_epoch import store
 from flask_session_epoch.models import GlobalSessionEpoch, UserSessionEpoch
-from helpers import user_id
 
 pytestmark = pytest.mark.all_databases
 

@@ -7,10 +7,9 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
+from helpers import api_login, bearer, login, user_id
 
 import flask_session_epoch as fse
-from helpers import api_login, bearer, login, user_id
 
 pytestmark = pytest.mark.all_databases
 
