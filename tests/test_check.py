@@ -177,12 +177,34 @@ def test_session_without_stamp_survives_until_an_epoch_exists(app: Flask, client
 
 @pytest.mark.all_databases
 def test_same_second_login_then_stamp_ends_session(app: Flask, client: FlaskClient) -> None:
-    """(a) whatever the database keeps of the time (MariaDB: the column has microseconds)."""
+    """(a) a stamp in the very second of the login still ends it."""
     login(client)
     login_at = session_of(client)[fse.SESSION_KEY_LOGIN_AT]
     revoke(app)
     assert math.floor(time.time()) - math.floor(login_at) <= 1
     assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize("db_kind", ["mariadb"])
+def test_same_second_stamp_ends_session_on_whole_second_datetime(app: Flask, client: FlaskClient) -> None:
+    """(a) on MariaDB whose DATETIME keeps no fractions (a column made by hand, say)."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        engine = app.extensions["test_db"].engine
+    with engine.begin() as conn:
+        for table in ("ab_user_session_epoch", "ab_session_epoch_global"):
+            conn.execute(sa.text(f"ALTER TABLE {table} MODIFY sessions_invalidated_at DATETIME NOT NULL"))
+    try:
+        login(client)
+        revoke(app)
+        assert not is_logged_in(client)
+        login(client)
+        assert is_logged_in(client)
+    finally:
+        with engine.begin() as conn:
+            for table in ("ab_user_session_epoch", "ab_session_epoch_global"):
+                conn.execute(sa.text(f"ALTER TABLE {table} MODIFY sessions_invalidated_at DATETIME(6) NOT NULL"))
 
 
 @pytest.mark.all_databases
