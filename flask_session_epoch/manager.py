@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import time
 import typing as t
+from functools import partial
 
 from flask import current_app, g, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -27,6 +28,7 @@ log = logging.getLogger("flask_session_epoch")
 EXTENSION_KEY = "session_epoch"
 # Longest decimal user id we accept from a cookie or token (BIGINT fits in 19 digits).
 _MAX_ID_DIGITS = 19
+_T = t.TypeVar("_T")
 
 
 def parse_user_id(value: t.Any) -> int | None:
@@ -102,18 +104,28 @@ class SessionEpochMixin:
 
     # -- loading users ------------------------------------------------------
 
+    def _session_epoch_read(self, user_id: int, read: t.Callable[[t.Any], _T]) -> _T | None:
+        """Run one read of the epochs; on a database error log it, roll back and return None."""
+        db = db_session(self)
+        try:
+            return read(db)
+        except SQLAlchemyError:
+            log.error("Could not read the session epoch of user %s", user_id, exc_info=True)
+            db.rollback()
+            return None
+
     def load_user(self, pk: t.Any) -> t.Any:
         """Load an active user by id, reading their epochs in the same statement."""
         user_id = parse_user_id(pk)
         if user_id is None:
             return None
-        db = db_session(self)
-        try:
-            user, state = store.load_user_with_state(db, self.user_model, user_id)
-        except SQLAlchemyError:
-            log.error("Could not read the session epoch of user %s", user_id, exc_info=True)
-            db.rollback()
+        loaded = self._session_epoch_read(
+            user_id, lambda db: store.load_user_with_state(db, self.user_model, user_id)
+        )
+        if loaded is None:  # FAB's own lookup, without the epochs
             user, state = self.get_user_by_id(user_id), None  # type: ignore[attr-defined]
+        else:
+            user, state = loaded
         _states()[user_id] = state
         if user is not None and user.is_active:
             return user
@@ -124,13 +136,9 @@ class SessionEpochMixin:
         states = _states()
         if user_id not in states:
             # A subclass replaced load_user without calling ours: read the epochs apart.
-            db = db_session(self)
-            try:
-                states[user_id] = store.load_state(db, self.user_model, user_id)
-            except SQLAlchemyError:
-                log.error("Could not read the session epoch of user %s", user_id, exc_info=True)
-                db.rollback()
-                states[user_id] = None
+            states[user_id] = self._session_epoch_read(
+                user_id, lambda db: store.load_state(db, self.user_model, user_id)
+            )
         return states[user_id]
 
     def _session_epoch_refusal(self, user_id: int, is_current: t.Callable[[EpochState], bool],
@@ -165,7 +173,7 @@ class SessionEpochMixin:
         """Flask-Login's user loader: the user, unless the session predates their epoch."""
         user = self.load_user(pk)
         if user is None:
-            self._session_epoch_end_inactive(pk, lambda state: check.session_is_current(session, state), "session")
+            self._session_epoch_end_inactive(pk, partial(check.session_is_current, session), "session")
             return None
         restoring = check.SESSION_KEY_EPOCH not in session and bool(
             request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
@@ -198,11 +206,14 @@ class SessionEpochMixin:
 
     def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
         """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""
+        def is_current(state: EpochState) -> bool:
+            return check.token_is_current(jwt_data, state)
+
         user = self.load_user(jwt_data.get("sub"))
         if user is None:
-            self._session_epoch_end_inactive(jwt_data.get("sub"), lambda state: check.token_is_current(jwt_data, state), "jwt")
+            self._session_epoch_end_inactive(jwt_data.get("sub"), is_current, "jwt")
             return None
-        reason = self._session_epoch_refusal(user.id, lambda state: check.token_is_current(jwt_data, state), "jwt")
+        reason = self._session_epoch_refusal(user.id, is_current, "jwt")
         if reason is not None:
             self._session_epoch_refuse(user.id, "jwt", reason)
             return None
@@ -223,14 +234,11 @@ class SessionEpochMixin:
         user = super().validate_api_key(api_key_string)  # type: ignore[misc]
         if user is None:
             return None
-        db = db_session(self)
         lookup = self._compute_lookup_hash(api_key_string)  # type: ignore[attr-defined]
-        try:
-            created, _states()[user.id] = store.load_api_key_state(db, self.api_key_model, lookup)  # type: ignore[attr-defined]
-        except SQLAlchemyError:
-            log.error("Could not read the session epoch of user %s", user.id, exc_info=True)
-            db.rollback()
-            created, _states()[user.id] = None, None
+        loaded = self._session_epoch_read(
+            user.id, lambda db: store.load_api_key_state(db, self.api_key_model, lookup)  # type: ignore[attr-defined]
+        )
+        created, _states()[user.id] = loaded if loaded is not None else (None, None)
 
         def is_current(state: EpochState) -> bool:
             effective = state.effective_at
@@ -253,18 +261,15 @@ class SessionEpochMixin:
         """Stamp a fresh interactive login into the session."""
         if user is None or not isinstance(user, self.user_model):
             return  # Superset's embedded dashboards log in an anonymous user
-        try:
-            state = store.load_state(db_session(self), self.user_model, user.id)
-        except SQLAlchemyError:
-            log.error("Could not read the session epoch of user %s at login", user.id, exc_info=True)
-            db_session(self).rollback()
+        # Read afresh: a revocation earlier in this request must not be forgotten.
+        state = self._session_epoch_read(user.id, lambda db: store.load_state(db, self.user_model, user.id))
+        if state is None:
             # Without the generations this session ends as soon as the user has an epoch.
             session.pop(check.SESSION_KEY_EPOCH, None)
             session[check.SESSION_KEY_LOGIN_AT] = time.time()
-            _states()[user.id] = None
         else:
             check.stamp_session(session, state)
-            _states()[user.id] = state
+        _states()[user.id] = state
         check.forget_ended()
 
 

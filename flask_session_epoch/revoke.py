@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app
+from flask import current_app, g, has_app_context
 
 from . import listeners, store
 
@@ -53,6 +53,9 @@ def _stamp(session: Session, write: t.Callable[..., None], user_id: int | None, 
            who: str, commit: bool) -> None:
     at = store.utcnow()
     target = () if user_id is None else (user_id,)
+    # Epochs this request read earlier are out of date now.
+    if has_app_context():
+        g.pop("session_epoch_states", None)
     try:
         write(session.connection(), *target, at, reason, who)
         listeners.queue_signal(session, user_id=user_id, reason=reason, actor=who, at=at)
