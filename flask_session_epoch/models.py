@@ -7,7 +7,7 @@ on a fresh database creates them next to ``ab_user``.
 from __future__ import annotations
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, Sequence, String, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.dialects import mysql
 
 # Naive UTC. MySQL/MariaDB ``DATETIME`` drops fractions unless asked for them.
@@ -27,7 +27,7 @@ class UserSessionEpoch(Model):
     __tablename__ = "ab_user_session_epoch"
     __table_args__ = (UniqueConstraint("user_id", name="uq_ab_user_session_epoch_user_id"),)
 
-    id = Column(Integer, Sequence("ab_user_session_epoch_id_seq"), primary_key=True)
+    id = Column(Integer, primary_key=True)
     user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
     #: When the epoch was last stamped (UTC). It only moves forward.
     sessions_invalidated_at = Column(UtcDateTime, nullable=False)

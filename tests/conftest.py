@@ -7,6 +7,8 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 from fabapp import create_app
+from flask_session_epoch import migrate
+from flask_session_epoch.migrations import VERSION_TABLE
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -39,6 +41,10 @@ def _drop_everything(url: str) -> None:
         engine.dispose()
 
 
+# Tables that migration tests drop or rebuild in another layout.
+RESHAPED = ("ab_user_session_epoch", "ab_session_epoch_global", VERSION_TABLE)
+
+
 class Snapshot:
     """The rows of a freshly set-up app, put back before each test.
 
@@ -62,6 +68,14 @@ class Snapshot:
             if conn.dialect.name in ("mysql", "mariadb"):
                 # ab_user refers to itself (changed_by_fk): MySQL checks row by row.
                 conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+            # Tests may reshape our tables or add others (migration tests): rebuild those.
+            present = set(sa.inspect(conn).get_table_names())
+            extra = sa.MetaData()
+            extra.reflect(conn, only=sorted(present - set(self.meta.tables)))
+            extra.drop_all(conn)
+            ours = [self.meta.tables[name] for name in RESHAPED if name in self.meta.tables]
+            self.meta.drop_all(conn, tables=ours)
+            self.meta.create_all(conn, tables=ours)
             for table in reversed(self.meta.sorted_tables):
                 conn.execute(table.delete())
             for table in self.meta.sorted_tables:
@@ -82,10 +96,30 @@ def db_kind() -> str:
     return "sqlite"
 
 
+def drop_epoch_tables(url: str) -> None:
+    """Undo what FAB's create_all made of our tables, and the migration's version table."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("ab_user_session_epoch", "ab_session_epoch_global", VERSION_TABLE):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    finally:
+        engine.dispose()
+
+
+def prepare_database(url: str) -> None:
+    """A fresh FAB app's database, with our tables made by the migration (as operators do)."""
+    app = create_app(url)
+    drop_epoch_tables(url)
+    with app.app_context():
+        migrate.upgrade()
+    _dispose(app)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("template") / "app.db"
-    _dispose(create_app(f"sqlite:///{path}"))
+    prepare_database(f"sqlite:///{path}")
     return str(path)
 
 
@@ -107,7 +141,7 @@ def db_url(db_kind: str, tmp_path: t.Any, sqlite_template: str, server_snapshots
     if db_kind not in server_snapshots:
         url = server_url(db_kind)
         _drop_everything(url)
-        _dispose(create_app(url))
+        prepare_database(url)
         server_snapshots[db_kind] = Snapshot(url)
     snapshot = server_snapshots[db_kind]
     snapshot.restore()

@@ -1,0 +1,268 @@
+"""The shipped Alembic chain, on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+
+from conftest import drop_epoch_tables
+from fabapp import ALICE
+from flask_session_epoch import migrate
+from flask_session_epoch.cli import cli
+from flask_session_epoch.migrations import ALEMBIC_INI, SCRIPT_LOCATION, VERSION_TABLE
+from flask_session_epoch.models import GlobalSessionEpoch, UserSessionEpoch
+from helpers import user_id
+
+OURS = ("ab_user_session_epoch", "ab_session_epoch_global")
+T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 250000)
+
+
+@pytest.fixture
+def engine(app: Flask, db_url: str) -> t.Iterator[sa.engine.Engine]:
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def bare(app: Flask, db_url: str) -> Flask:
+    """The app's database as an operator finds it before installing us: no epoch tables."""
+    drop_epoch_tables(db_url)
+    return app
+
+
+def run(app: Flask, *args: str) -> t.Any:
+    return app.test_cli_runner().invoke(cli, ["db", *args])
+
+
+def tables(engine: sa.engine.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def schema_diff(engine: sa.engine.Engine) -> list[t.Any]:
+    from flask_appbuilder import Model
+
+    metadata = sa.MetaData()
+    # ab_user comes along only so the foreign key resolves; the filter leaves it out.
+    for table in (Model.metadata.tables["ab_user"], UserSessionEpoch.__table__, GlobalSessionEpoch.__table__):
+        table.to_metadata(metadata)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_object": lambda obj, name, type_, reflected, other: (
+                    name in OURS if type_ == "table" else getattr(obj, "table", None) is None or obj.table.name in OURS
+                ),
+                "compare_type": True,
+            },
+        )
+        return compare_metadata(context, metadata)
+
+
+def epoch_rows(engine: sa.engine.Engine) -> list[tuple]:
+    table = UserSessionEpoch.__table__
+    columns = ("user_id", "sessions_invalidated_at", "generation", "reason", "actor")
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(*(table.c[c] for c in columns)).order_by(table.c.user_id))]
+
+
+def legacy_table(engine: sa.engine.Engine, name: str, *columns: sa.Column, rows: list[dict]) -> None:
+    """A table as an earlier layout (or Superset) left it: made by hand, filled by hand."""
+    table = sa.Table(name, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), *columns)
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), rows)
+
+
+def version(engine: sa.engine.Engine, table: str = VERSION_TABLE) -> list[str]:
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(sa.text(f"SELECT version_num FROM {table}"))]
+
+
+def test_chain_has_a_single_head() -> None:
+    scripts = ScriptDirectory(str(SCRIPT_LOCATION))
+    assert len(scripts.get_heads()) == 1
+    assert migrate.head() == scripts.get_current_head()
+
+
+@pytest.mark.all_databases
+def test_round_trip_matches_the_models(bare: Flask, engine: sa.engine.Engine) -> None:
+    assert run(bare, "upgrade").exit_code == 0
+    assert set(OURS) <= tables(engine)
+    assert schema_diff(engine) == []
+    result = run(bare, "downgrade", "base")
+    assert result.exit_code == 0, result.output
+    assert not set(OURS) & tables(engine)
+    assert version(engine) == []
+    assert run(bare, "upgrade").exit_code == 0
+    assert schema_diff(engine) == []
+    assert version(engine) == [migrate.head()]
+
+
+@pytest.mark.all_databases
+def test_tables_made_by_create_all_are_adopted(bare: Flask, engine: sa.engine.Engine) -> None:
+    from flask_appbuilder import Model
+
+    Model.metadata.create_all(engine, tables=[UserSessionEpoch.__table__, GlobalSessionEpoch.__table__])
+    result = run(bare, "upgrade")
+    assert result.exit_code == 0, result.output
+    assert schema_diff(engine) == []
+
+
+@pytest.mark.all_databases
+def test_duplicate_rows_are_merged_keeping_every_value(bare: Flask, engine: sa.engine.Engine) -> None:
+    alice, admin = user_id(bare), user_id(bare, "admin")
+    # An earlier layout: no uniqueness, no foreign key, no generation, nullable time.
+    at = sa.Column("sessions_invalidated_at", UserSessionEpoch.__table__.c.sessions_invalidated_at.type)
+    rows = [
+        (alice, T0, "disable", None),
+        (alice, T0 + dt.timedelta(hours=1), None, "cli"),
+        (alice, None, None, None),
+        (admin, T0, None, None),
+        (10**6, T0, None, None),  # a user that no longer exists
+    ]
+    legacy_table(
+        engine, "ab_user_session_epoch",
+        sa.Column("user_id", sa.Integer, nullable=False), at,
+        sa.Column("reason", sa.String(64)), sa.Column("actor", sa.String(256)),
+        rows=[dict(zip(("user_id", "sessions_invalidated_at", "reason", "actor"), row)) for row in rows],
+    )
+    result = run(bare, "upgrade")
+    assert result.exit_code == 0, result.output
+    merged = {row[0]: row for row in epoch_rows(engine)}
+    assert set(merged) == {alice, admin}
+    assert merged[alice][1:] == (T0 + dt.timedelta(hours=1), 0, "disable", "cli")
+    assert merged[admin][1:] == (T0, 0, None, None)
+    assert schema_diff(engine) == []
+
+
+@pytest.mark.all_databases
+def test_superset_epochs_are_imported(bare: Flask, engine: sa.engine.Engine) -> None:
+    alice, admin = user_id(bare), user_id(bare, "admin")
+    at = sa.Column("sessions_invalidated_at", UserSessionEpoch.__table__.c.sessions_invalidated_at.type)
+    rows = [(alice, T0), (alice, T0 + dt.timedelta(days=1)), (admin, None)]
+    legacy_table(
+        engine, "user_attribute", sa.Column("user_id", sa.Integer), at,
+        rows=[{"user_id": uid, "sessions_invalidated_at": when} for uid, when in rows],
+    )
+    assert run(bare, "upgrade").exit_code == 0
+    assert epoch_rows(engine) == [(alice, T0 + dt.timedelta(days=1), 1, "superset-import", "migration")]
+
+
+@pytest.mark.all_databases
+def test_disabled_users_are_backfilled(bare: Flask, engine: sa.engine.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ab_user SET active = :no WHERE username = :u"), {"no": False, "u": ALICE[0]})
+        conn.execute(sa.text("UPDATE ab_user SET active = NULL WHERE username = 'admin'"))
+    assert run(bare, "upgrade").exit_code == 0
+    rows = epoch_rows(engine)
+    assert [(row[0], row[2], row[3]) for row in rows] == [(user_id(bare), 1, "backfill")]
+
+
+@pytest.mark.all_databases
+def test_rerun_after_interruption_changes_nothing(bare: Flask, engine: sa.engine.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ab_user SET active = :no WHERE username = :u"), {"no": False, "u": ALICE[0]})
+    assert run(bare, "upgrade").exit_code == 0
+    before = epoch_rows(engine)
+    assert run(bare, "upgrade").exit_code == 0  # already at head
+    with engine.begin() as conn:  # as if the run died before recording its revision
+        conn.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
+    result = run(bare, "upgrade")
+    assert result.exit_code == 0, result.output
+    assert epoch_rows(engine) == before
+    assert schema_diff(engine) == []
+
+
+def test_host_alembic_version_is_untouched(bare: Flask, engine: sa.engine.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('host_rev_42')"))
+    assert run(bare, "upgrade").exit_code == 0
+    assert run(bare, "downgrade", "base").exit_code == 0
+    assert run(bare, "upgrade").exit_code == 0
+    assert version(engine, "alembic_version") == ["host_rev_42"]
+    assert version(engine) == [migrate.head()]
+
+
+def test_cli_current_and_history(bare: Flask) -> None:
+    assert "not upgraded" in run(bare, "current").output
+    run(bare, "upgrade")
+    assert run(bare, "current").output.strip() == migrate.head()
+    assert migrate.head() in run(bare, "history").output
+
+
+def plain_app(uri: str) -> Flask:
+    app = Flask("plain")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    return app
+
+
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("postgresql+psycopg2://nobody:wrong@127.0.0.1:1/none", "Cannot connect to the database"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_wrong_url_is_one_clear_error(uri: str, message: str) -> None:
+    result = run(plain_app(uri), "upgrade")
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_ab_user_is_one_clear_error(tmp_path: Path) -> None:
+    result = run(plain_app(f"sqlite:///{tmp_path / 'empty.db'}"), "upgrade")
+    assert result.exit_code == 1
+    assert "No ab_user table" in result.output and "Traceback" not in result.output
+
+
+def test_newer_database_revision_is_one_clear_error(bare: Flask, engine: sa.engine.Engine) -> None:
+    run(bare, "upgrade")
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_from_the_future'"))
+    result = run(bare, "upgrade")
+    assert result.exit_code == 1
+    assert "0099_from_the_future" in result.output and "Upgrade the flask-session-epoch package" in result.output
+
+
+def _env(db_url: str) -> dict[str, str]:
+    tests = Path(__file__).parent
+    return {
+        **os.environ,
+        "FLASK_APP": f'fabapp:create_app("{db_url}")',
+        "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+def test_flask_command_entry_point(bare: Flask, db_url: str, engine: sa.engine.Engine) -> None:
+    flask = Path(sys.executable).with_name("flask")
+    done = subprocess.run(
+        [str(flask), "session-epoch", "db", "upgrade"], env=_env(db_url), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert migrate.head() in done.stdout
+    assert set(OURS) <= tables(engine)
+
+
+def test_plain_alembic_with_shipped_config(bare: Flask, db_url: str, engine: sa.engine.Engine) -> None:
+    alembic = Path(sys.executable).with_name("alembic")
+    done = subprocess.run(
+        [str(alembic), "-c", str(ALEMBIC_INI), "upgrade", "head"],
+        env=_env(db_url), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert version(engine) == [migrate.head()]
+    assert schema_diff(engine) == []
