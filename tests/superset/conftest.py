@@ -86,11 +86,6 @@ def pristine_db(superset_home: Path) -> Path:
 
     Takes about 35 s, hence once per session; copy it before writing to it.
     """
-    from flask_appbuilder import Model
-    from sqlalchemy import create_engine
-
-    from flask_session_epoch import GlobalSessionEpoch, UserSessionEpoch
-
     db_path = superset_home / "pristine.db"
     env = superset_env(db_path, superset_home)
     run_superset("db", "upgrade", env=env)
@@ -100,14 +95,9 @@ def pristine_db(superset_home: Path) -> Path:
         "--firstname", "Ada", "--lastname", "Admin", "--email", "admin@example.org",
         env=env,
     )
-    # `superset db upgrade` runs only Superset's migrations: our tables exist here only
-    # because FAB's create_all saw an empty database. Create them as an existing
-    # deployment must (a no-op here).
-    engine = create_engine(f"sqlite:///{db_path}")
-    try:
-        Model.metadata.create_all(engine, tables=[UserSessionEpoch.__table__, GlobalSessionEpoch.__table__])
-    finally:
-        engine.dispose()
+    # `superset db upgrade` runs only Superset's migrations; ours run the way an operator
+    # runs them (FAB's create_all may already have made the tables: they are adopted).
+    run_superset("session-epoch", "db", "upgrade", env=env)
     return db_path
 
 
