@@ -43,8 +43,11 @@ EPOCHS = "ab_user_session_epoch"
 EVERY = 5
 #: Of those, every tenth has no time (the earlier layout allowed NULL).
 NULL_EVERY = EVERY * 10
+#: With --user-attributes, users whose Superset time moves or creates their epoch.
+IMPORT_MOVES, IMPORT_CREATES = 5, 3  # i % 10: users with a row / without one
 FIRST_AT = dt.datetime(2026, 1, 1, 12, 0, 0)
 SECOND_AT = dt.datetime(2026, 1, 1, 13, 0, 0)
+IMPORTED_AT = dt.datetime(2026, 2, 1, 0, 0, 0)
 
 # The child: a plain Flask app with only the database URL, as in tests/test_migrations.py.
 # The listeners only read a clock; the URL comes through the environment so it never
@@ -79,6 +82,24 @@ with open(sys.argv[1], "w") as out:
 
 
 @dataclass
+class Scenario:
+    """What the database holds before the upgrade."""
+
+    users: int
+    disabled_fraction: float
+    duplicates: int
+    user_attributes: bool
+
+    def moved(self, user_id: t.Any) -> t.Any:
+        """Users whose existing epoch the Superset import moves (not the merged ones)."""
+        return ((user_id % 10) == IMPORT_MOVES) & (user_id > self.duplicates * EVERY)
+
+    def created(self, user_id: t.Any) -> t.Any:
+        """Users without an epoch row that the Superset import gives one."""
+        return (user_id % 10) == IMPORT_CREATES
+
+
+@dataclass
 class Run:
     """One migration process: what the operator waits for and what it cost."""
 
@@ -92,8 +113,7 @@ class Run:
 @dataclass
 class Result:
     backend: str
-    users: int
-    duplicates: int
+    scenario: Scenario
     build: float
     first: Run
     rerun: Run
@@ -108,6 +128,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--duplicates", type=int, default=None,
         help="extra epoch rows: this many users get a second row (default users/20, 50000 for 1M users)",
+    )
+    parser.add_argument(
+        "--user-attributes", action="store_true",
+        help="add a Superset-style user_attribute table (one row per user, sessions_invalidated_at)"
+        " so the import step runs too",
     )
     parser.add_argument("--statements", type=int, default=5, help="list this many slowest statements (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the database and print its URL")
@@ -168,7 +193,29 @@ def _earlier_epoch_table() -> sa.Table:
     )
 
 
-def build(engine: sa.engine.Engine, users: int, disabled_fraction: float, duplicates: int) -> None:
+def _user_attribute_table() -> sa.Table:
+    """Superset's ``user_attribute`` with the column the migration imports.
+
+    Superset declares ``user_id`` as a foreign key without an index: PostgreSQL and
+    SQLite have none, MySQL/MariaDB make one for the foreign key.
+    """
+    from flask_appbuilder import Model
+
+    from flask_session_epoch.models import UtcDateTime
+
+    metadata = sa.MetaData()
+    Model.metadata.tables[USERS].to_metadata(metadata)  # so the foreign key resolves
+    return sa.Table(
+        "user_attribute",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey(f"{USERS}.id")),
+        sa.Column("welcome_dashboard_id", sa.Integer),
+        sa.Column("sessions_invalidated_at", UtcDateTime),
+    )
+
+
+def build(engine: sa.engine.Engine, scenario: Scenario) -> None:
     """Fill an empty database with set-based statements only."""
     from flask_appbuilder import Model
     from flask_appbuilder.security.sqla import models  # noqa: F401  (registers ab_user)
@@ -176,8 +223,9 @@ def build(engine: sa.engine.Engine, users: int, disabled_fraction: float, duplic
     dialect = engine.dialect.name
     Model.metadata.create_all(engine, tables=[Model.metadata.tables[USERS]])
     _earlier_epoch_table().create(engine)
+    users, duplicates = scenario.users, scenario.duplicates
     prefix, source = _numbers(dialect, users)
-    disabled = round(disabled_fraction * 1000)
+    disabled = round(scenario.disabled_fraction * 1000)
     orphans = max(users // 1000, 1)
     first, second = _timestamp(dialect, FIRST_AT), _timestamp(dialect, SECOND_AT)
     columns = f"INSERT INTO {EPOCHS} (user_id, sessions_invalidated_at, reason, actor) "
@@ -195,6 +243,16 @@ def build(engine: sa.engine.Engine, users: int, disabled_fraction: float, duplic
         # Rows of users deleted since: the foreign key would reject them.
         f"{prefix}{columns}SELECT {users} + i, {first}, 'disable', NULL FROM {source} WHERE i <= {orphans}",
     ]
+    tables = [USERS, EPOCHS]
+    if scenario.user_attributes:
+        _user_attribute_table().create(engine)
+        imported = f"(i % 10 = {IMPORT_MOVES} AND i > {duplicates * EVERY}) OR i % 10 = {IMPORT_CREATES}"
+        statements.append(
+            f"{prefix}INSERT INTO user_attribute (id, user_id, sessions_invalidated_at) SELECT i, i,"
+            f" CASE WHEN {imported} THEN {_timestamp(dialect, IMPORTED_AT)} ELSE NULL END"
+            f" FROM {source} WHERE i <= {users}"
+        )
+        tables.append("user_attribute")
     with engine.connect() as conn:
         if dialect == "sqlite":
             # Only this connection: the migration runs with SQLite's defaults.
@@ -208,11 +266,11 @@ def build(engine: sa.engine.Engine, users: int, disabled_fraction: float, duplic
     # migration for the build's.
     if dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"VACUUM ANALYZE {USERS}, {EPOCHS}")
+            conn.exec_driver_sql(f"VACUUM ANALYZE {', '.join(tables)}")
             conn.exec_driver_sql("CHECKPOINT")
     elif dialect in ("mysql", "mariadb"):
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"ANALYZE TABLE {USERS}, {EPOCHS}").all()
+            conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(tables)}").all()
 
 
 # Databases ----------------------------------------------------------------------------
@@ -288,7 +346,7 @@ def _scalar(conn: sa.engine.Connection, query: t.Any) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def verify(engine: sa.engine.Engine, users: int, duplicates: int) -> list[str]:
+def verify(engine: sa.engine.Engine, scenario: Scenario) -> list[str]:
     """What an operator would check after the upgrade; returns the failures."""
     from flask_appbuilder import Model
 
@@ -300,6 +358,7 @@ def verify(engine: sa.engine.Engine, users: int, duplicates: int) -> list[str]:
     has_epoch = sa.exists().where(epoch.c.user_id == user.c.id)
     had_rows = (user.c.id % EVERY) == 0
     disabled = user.c.active == sa.false()
+    imported = scenario.created(user.c.id) if scenario.user_attributes else sa.false()
     failures = []
 
     def expect(what: str, got: int, wanted: int) -> None:
@@ -307,10 +366,10 @@ def verify(engine: sa.engine.Engine, users: int, duplicates: int) -> list[str]:
             failures.append(f"{what}: {got}, expected {wanted}")
 
     with engine.connect() as conn:
-        expect("users", _scalar(conn, sa.select(count).select_from(user)), users)
+        expect("users", _scalar(conn, sa.select(count).select_from(user)), scenario.users)
         rows = _scalar(conn, sa.select(count).select_from(epoch))
         expect("users with more than one row", rows - _scalar(conn, sa.select(sa.func.count(epoch.c.user_id.distinct()))), 0)
-        expect("rows", rows, _scalar(conn, sa.select(count).where(had_rows | disabled)))
+        expect("rows", rows, _scalar(conn, sa.select(count).where(had_rows | disabled | imported)))
         expect("users that had rows without one", _scalar(conn, sa.select(count).where(had_rows, ~has_epoch)), 0)
         expect("disabled users without a row", _scalar(conn, sa.select(count).where(disabled, ~has_epoch)), 0)
         expect(
@@ -320,17 +379,27 @@ def verify(engine: sa.engine.Engine, users: int, duplicates: int) -> list[str]:
         )
         expect("rows without a time", _scalar(conn, sa.select(count).where(epoch.c.sessions_invalidated_at.is_(None))), 0)
         merged = sa.select(count).where(
-            epoch.c.user_id <= duplicates * EVERY,
+            epoch.c.user_id <= scenario.duplicates * EVERY,
             epoch.c.sessions_invalidated_at == SECOND_AT,
             epoch.c.reason == "disable",
             epoch.c.actor == "cli",
         )
-        expect("merged users keeping the latest time, reason and actor", _scalar(conn, merged), duplicates)
+        expect("merged users keeping the latest time, reason and actor", _scalar(conn, merged), scenario.duplicates)
         expect(
             "backfilled rows",
             _scalar(conn, sa.select(count).select_from(epoch).where(epoch.c.reason == "backfill")),
-            _scalar(conn, sa.select(count).where(disabled, ~had_rows)),
+            _scalar(conn, sa.select(count).where(disabled, ~had_rows, ~imported)),
         )
+        if scenario.user_attributes:
+            moved_or_created = scenario.moved(user.c.id) | scenario.created(user.c.id)
+            expect(
+                "imported rows",
+                _scalar(conn, sa.select(count).select_from(epoch).where(
+                    epoch.c.reason == "superset-import", epoch.c.generation == 1,
+                    epoch.c.sessions_invalidated_at == IMPORTED_AT,
+                )),
+                _scalar(conn, sa.select(count).where(moved_or_created)),
+            )
         inspector = sa.inspect(conn)
         unique = any(c["column_names"] == ["user_id"] for c in inspector.get_unique_constraints(EPOCHS)) or any(
             i["column_names"] == ["user_id"] and i.get("unique") for i in inspector.get_indexes(EPOCHS)
@@ -359,7 +428,8 @@ HEADERS = ("backend", "users", "duplicates", "build s", "upgrade s", "peak RSS M
 def table(results: list[Result]) -> str:
     """An reStructuredText simple table, ready for README.rst."""
     rows = [
-        (r.backend, f"{r.users:,}", f"{r.duplicates:,}", f"{r.build:.1f}", f"{r.first.wall:.1f}",
+        (r.backend + (" +ua" if r.scenario.user_attributes else ""), f"{r.scenario.users:,}",
+         f"{r.scenario.duplicates:,}", f"{r.build:.1f}", f"{r.first.wall:.1f}",
          f"{r.first.max_rss_kib / 1024:.0f}", f"{r.rerun.wall:.1f}")
         for r in results
     ]
@@ -371,7 +441,8 @@ def table(results: list[Result]) -> str:
 
 def summary(r: Result) -> str:
     return (
-        f"{r.backend}: {r.users:,} users, {r.duplicates:,} duplicate rows: upgrade {r.first.wall:.1f} s"
+        f"{r.backend}: {r.scenario.users:,} users, {r.scenario.duplicates:,} duplicate rows"
+        f"{', user_attribute' if r.scenario.user_attributes else ''}: upgrade {r.first.wall:.1f} s"
         f" (upgrade() {r.first.upgrade:.1f} s, interpreter and imports {r.first.startup:.1f} s),"
         f" peak RSS {r.first.max_rss_kib / 1024:.0f} MiB; rerun {r.rerun.wall:.1f} s;"
         f" rerun without the version row {r.unstamped.wall:.1f} s; verified"
@@ -400,19 +471,21 @@ def main(argv: list[str] | None = None) -> int:
     create_database(url)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        print(f"building {args.users:,} users and {args.duplicates:,} duplicate rows on {engine.dialect.name}...", flush=True)
+        scenario = Scenario(args.users, args.disabled_fraction, args.duplicates, args.user_attributes)
+        print(f"building {args.users:,} users and {args.duplicates:,} duplicate rows in"
+              f" {url.render_as_string(hide_password=True)}...", flush=True)
         started = time.perf_counter()
-        build(engine, args.users, args.disabled_fraction, args.duplicates)
+        build(engine, scenario)
         built = time.perf_counter() - started
         print(f"built in {built:.1f} s; upgrading...", flush=True)
         first = run_upgrade(url)
-        failures = verify(engine, args.users, args.duplicates)
+        failures = verify(engine, scenario)
         rerun = run_upgrade(url)
         unstamp(engine)
         unstamped = run_upgrade(url)
-        failures += [f"after a rerun without the version row: {f}" for f in verify(engine, args.users, args.duplicates)]
+        failures += [f"after a rerun without the version row: {f}" for f in verify(engine, scenario)]
         backend = "mariadb" if getattr(engine.dialect, "is_mariadb", False) else engine.dialect.name
-        result = Result(backend, args.users, args.duplicates, built, first, rerun, unstamped)
+        result = Result(backend, scenario, built, first, rerun, unstamped)
         if failures:
             print("VERIFICATION FAILED:\n  " + "\n  ".join(failures))
             return 1

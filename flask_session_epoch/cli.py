@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import typing as t
+
 import click
 from flask.cli import AppGroup
 
-from . import migrate
+from . import accounts, migrate
+from .revoke import invalidate_all_sessions, invalidate_sessions
 
 cli = AppGroup("session-epoch", help="End Flask-AppBuilder sessions: flask-session-epoch.")
 
@@ -51,3 +55,73 @@ def history() -> None:
     """List the shipped revisions, newest first."""
     for line in migrate.history():
         click.echo(line)
+
+
+# -- accounts -------------------------------------------------------------------
+
+ACTOR = "cli"
+
+
+def _user(spec: str) -> t.Any:
+    try:
+        return accounts.resolve_user(spec)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+user_argument = click.argument("user", metavar="USER")
+
+
+@cli.command()
+@user_argument
+@click.option("--reason", default="admin-revoke", show_default=True, help="Recorded in the audit trail.")
+def revoke(user: str, reason: str) -> None:
+    """End every session and token of USER; the account stays active.
+
+    USER is a username, an e-mail address (exact, any case) or id:N.
+    """
+    account = _user(user)
+    invalidate_sessions(account, reason=reason, actor=ACTOR)
+    click.echo(f"Ended every session and token of {account.username} (id {account.id}).")
+
+
+@cli.command("revoke-all")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--reason", default="revoke-all", show_default=True, help="Recorded in the audit trail.")
+def revoke_all(yes: bool, reason: str) -> None:
+    """End everyone's sessions and tokens (the global epoch)."""
+    if not yes:
+        click.confirm("End every session and token of every user?", abort=True)
+    invalidate_all_sessions(reason=reason, actor=ACTOR)
+    click.echo("Ended every session and token of every user.")
+
+
+@cli.command()
+@user_argument
+def disable(user: str) -> None:
+    """Disable USER and end their sessions (as unchecking "active" in the admin UI)."""
+    account = _user(user)
+    accounts.set_active(account, False, actor=ACTOR)
+    click.echo(f"Disabled {account.username} (id {account.id}); their sessions and tokens have ended.")
+
+
+@cli.command()
+@user_argument
+def enable(user: str) -> None:
+    """Enable USER again; sessions from before the disable stay dead."""
+    account = _user(user)
+    accounts.set_active(account, True, actor=ACTOR)
+    click.echo(f"Enabled {account.username} (id {account.id}).")
+
+
+@cli.command()
+@user_argument
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status(user: str, as_json: bool) -> None:
+    """Show USER's active flag, epochs, last login and last revocation."""
+    info = accounts.session_status(_user(user))
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key + ':':34} {'-' if value is None else value}")

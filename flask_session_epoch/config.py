@@ -26,6 +26,10 @@ DEFAULTS: dict[str, t.Any] = {
     "FLASH_CATEGORY": "warning",
     # Stamp the epoch when an ORM change turns a user's ``active`` from true to false.
     "STAMP_ON_DISABLE": True,
+    # Stamp the epoch when an ORM change sets a user's password (the changing session lives on).
+    "STAMP_ON_PASSWORD_CHANGE": True,
+    # Stamp the epoch when an ORM change removes a role from a user.
+    "ON_ROLE_CHANGE": False,
     # Name of the signed cookie that binds a remember-me cookie to the epoch it saw.
     "REMEMBER_COOKIE_NAME": "session_epoch_remember",
     # Name of the JWT claim that carries the epoch generations a token was issued under.

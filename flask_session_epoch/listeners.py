@@ -8,6 +8,7 @@ import typing as t
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, object_session
+from werkzeug.local import LocalProxy
 
 from . import config, signals, store
 
@@ -19,25 +20,26 @@ _PENDING = "session_epoch_pending"
 def register(user_model: t.Any) -> None:
     """Install the listeners for ``user_model`` and for every session; idempotent."""
     if not event.contains(user_model, "after_update", _after_user_update):
-        # active_history: the old value of ``active`` must be known even when the
-        # attribute was expired, or a True -> False change could go unnoticed.
-        event.listen(user_model.active, "set", _note_active_set, active_history=True)
+        for attribute in (user_model.active, user_model.password, user_model.roles):
+            event.listen(attribute, "set", _note_old_value, active_history=True)
         event.listen(user_model, "after_update", _after_user_update, propagate=True)
     if not event.contains(Session, "after_commit", _send_pending):
         event.listen(Session, "after_commit", _send_pending)
         event.listen(Session, "after_rollback", _drop_pending)
 
 
-def _note_active_set(target: t.Any, value: t.Any, oldvalue: t.Any, initiator: t.Any) -> t.Any:
-    # Registered only for active_history; the decision is taken at flush time.
+def _note_old_value(target: t.Any, value: t.Any, oldvalue: t.Any, initiator: t.Any) -> t.Any:
+    # Registered only for active_history: the old value must be known even when the
+    # attribute was expired. The decision is taken at flush time.
     return value
 
 
-def _enabled_here() -> bool:
+def _setting(name: str) -> bool:
+    """A stamping setting of the current app; outside an app every trigger but opt-in ones is on."""
     if not has_app_context():
-        return True
+        return name != "ON_ROLE_CHANGE"
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return "session_epoch" in app.extensions and bool(config.get("STAMP_ON_DISABLE", app))
+    return "session_epoch" in app.extensions and bool(config.get(name, app))
 
 
 def actor() -> str:
@@ -47,24 +49,43 @@ def actor() -> str:
         if override:
             return str(override)
         if has_request_context():
-            # Only a user already loaded: loading one here could run SQL inside a flush.
-            user = g.get("_login_user")
-            if user is not None and getattr(user, "is_authenticated", False) and getattr(user, "id", None):
-                return str(user.id)
+            # Only a user already loaded (a session's, or a token's in g.user): loading
+            # one here could run SQL inside a flush, so proxies are left alone.
+            for user in (g.get("_login_user"), g.get("user")):
+                if user is None or type(user) is LocalProxy:
+                    continue
+                if getattr(user, "is_authenticated", False) and getattr(user, "id", None):
+                    return str(user.id)
     return "system"
 
 
 def _after_user_update(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
-    history = inspect(target).attrs.active.history
-    was_active = any(bool(value) for value in history.deleted)
-    now_inactive = bool(history.added) and not any(bool(value) for value in history.added)
-    if not (was_active and now_inactive) or not _enabled_here():
+    reason = _stamp_reason(inspect(target).attrs)
+    if reason is None:
         return
     at = store.utcnow()
     who = actor()
-    store.stamp_user(connection, target.id, at, "disable", who)
-    log.info("Stamped session epoch of user %s (reason=disable, actor=%s)", target.id, who)
-    queue_signal(object_session(target), user_id=target.id, reason="disable", actor=who, at=at)
+    store.stamp_user(connection, target.id, at, reason, who)
+    log.info("Stamped session epoch of user %s (reason=%s, actor=%s)", target.id, reason, who)
+    queue_signal(object_session(target), user_id=target.id, reason=reason, actor=who, at=at)
+    if reason == "password-change" and who == str(target.id) and has_request_context():
+        # Users who change their own password stay logged in in this session.
+        g.session_epoch_keep = target.id
+
+
+def _stamp_reason(attrs: t.Any) -> str | None:
+    """Why this flush of a user ends their sessions, or None: only real transitions count."""
+    active = attrs.active.history
+    was_active = any(bool(value) for value in active.deleted)
+    now_inactive = bool(active.added) and not any(bool(value) for value in active.added)
+    if was_active and now_inactive and _setting("STAMP_ON_DISABLE"):
+        return "disable"
+    password = attrs.password.history
+    if password.added and list(password.added) != list(password.deleted) and _setting("STAMP_ON_PASSWORD_CHANGE"):
+        return "password-change"
+    if attrs.roles.history.deleted and _setting("ON_ROLE_CHANGE"):
+        return "role-change"
+    return None
 
 
 def queue_signal(session: Session | None, **payload: t.Any) -> None:

@@ -8,13 +8,17 @@ import time
 import typing as t
 from functools import partial
 
-from flask import current_app, g, request, session
+from flask import Blueprint, current_app, g, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import lazy_gettext
 from flask_login import user_logged_in
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import check, config, listeners, remember, signals, store
+from .api import SessionEpochApi
 from .revoke import db_session
+from .views import SessionEpochView, ended_at, with_epoch_actions
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -26,6 +30,9 @@ if t.TYPE_CHECKING:
 log = logging.getLogger("flask_session_epoch")
 
 EXTENSION_KEY = "session_epoch"
+# The security manager's user views that get the "Sign out everywhere" action.
+_USER_VIEWS = ("userdbmodelview", "userldapmodelview", "useroauthmodelview", "userremoteusermodelview",
+               "usersamlmodelview")
 # Longest decimal user id we accept from a cookie or token (BIGINT fits in 19 digits).
 _MAX_ID_DIGITS = 19
 _T = t.TypeVar("_T")
@@ -57,6 +64,24 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     listeners.register(sm.user_model)
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     app.after_request(check.shape_response)
+    app.after_request(_keep_session_after_own_password_change)
+    # Templates, and static files such as the fetch helper for single-page apps.
+    app.register_blueprint(
+        Blueprint("session_epoch", __name__, template_folder="templates", static_folder="static",
+                  url_prefix="/session_epoch")
+    )
+    app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
+    if not hasattr(sm.user_model, "session_epoch_ended_at"):
+        sm.user_model.session_epoch_ended_at = property(ended_at)
+
+
+def _keep_session_after_own_password_change(response: t.Any) -> t.Any:
+    user_id = g.pop("session_epoch_keep", None)
+    if user_id is not None:
+        from .accounts import keep_current_session
+
+        keep_current_session(user_id)
+    return response
 
 
 class SessionEpochMixin:
@@ -101,6 +126,22 @@ class SessionEpochMixin:
 
         jwt_manager.additional_claims_loader(claims)
         return jwt_manager
+
+    def register_views(self) -> None:
+        """FAB's (or Superset's) views, with our action on the users pages, our page and API."""
+        for name in _USER_VIEWS:
+            view = getattr(self, name, None)
+            if view is not None:
+                setattr(self, name, with_epoch_actions(view))
+        super().register_views()  # type: ignore[misc]
+        if not current_app.config.get("FAB_ADD_SECURITY_VIEWS", True):
+            return
+        appbuilder = self.appbuilder  # type: ignore[attr-defined]
+        appbuilder.add_view(
+            SessionEpochView, "Sign out everyone", icon="fa-sign-out", category="Security",
+            category_label=lazy_gettext("Security"),
+        )
+        appbuilder.add_api(SessionEpochApi)
 
     # -- loading users ------------------------------------------------------
 

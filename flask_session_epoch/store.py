@@ -50,14 +50,14 @@ class EpochState:
     @property
     def effective_at(self) -> dt.datetime | None:
         """The later of the user's and the global epoch, as an aware UTC datetime."""
-        stamps = [_as_utc(at) for at in (self.user_at, self.global_at) if at is not None]
+        stamps = [as_utc(at) for at in (self.user_at, self.global_at) if at is not None]
         return max(stamps) if stamps else None
 
 
 NO_EPOCH = EpochState()
 
 
-def _as_utc(value: dt.datetime) -> dt.datetime:
+def as_utc(value: dt.datetime) -> dt.datetime:
     # Stored naive, meaning UTC; some drivers hand back aware values.
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)

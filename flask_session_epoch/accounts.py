@@ -1,0 +1,118 @@
+"""Operator actions on one account: find it, enable or disable it, show its epoch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from flask import g, session
+from sqlalchemy import func, select
+
+from . import check, store
+from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
+from .revoke import _security_manager, db_session, invalidate_sessions
+
+
+class UnknownUserError(LookupError):
+    """No user matches what was asked for."""
+
+
+class AmbiguousUserError(LookupError):
+    """Several users match what was asked for."""
+
+
+def resolve_user(spec: str) -> t.Any:
+    """Find one user by ``id:N``, username or e-mail address.
+
+    Usernames and e-mail addresses are matched exactly (e-mail without regard to case,
+    usernames as Flask-AppBuilder's ``AUTH_USERNAME_CI`` says): no wildcard ever
+    matches someone else.
+
+    :raises UnknownUserError: if nobody matches.
+    :raises AmbiguousUserError: if several users match.
+    """
+    sm = _security_manager()
+    db = db_session(sm)
+    model = sm.user_model
+    spec = spec.strip()
+    if spec.lower().startswith("id:"):
+        number = spec[3:].strip()
+        user = db.get(model, int(number)) if number.isascii() and number.isdigit() else None
+        if user is None:
+            raise UnknownUserError(f"No user with id {number!r}.")
+        return user
+    found = {}
+    by_name = sm.find_user(username=spec) if spec else None
+    if by_name is not None:
+        found[by_name.id] = by_name
+    for user in db.execute(select(model).where(func.lower(model.email) == spec.lower())).scalars():
+        found[user.id] = user
+    if not found:
+        raise UnknownUserError(f"No user with username or e-mail {spec!r}.")
+    if len(found) > 1:
+        names = ", ".join(f"id:{user.id} ({user.username})" for user in found.values())
+        raise AmbiguousUserError(f"{spec!r} matches several users: {names}. Use id:N.")
+    return next(iter(found.values()))
+
+
+def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> None:
+    """Enable or disable an account through the ORM, as the admin UI does.
+
+    Disabling stamps the epoch through the same listener as the admin UI's checkbox.
+    """
+    sm = _security_manager()
+    db = db_session(sm)
+    if actor is not None:
+        g.session_epoch_actor = actor
+    try:
+        user.active = active
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    finally:
+        g.pop("session_epoch_actor", None)
+
+
+def session_status(user: t.Any) -> dict[str, t.Any]:
+    """What an operator wants to know about one user's sessions, JSON-ready."""
+    sm = _security_manager()
+    db = db_session(sm)
+    row = db.execute(select(UserSessionEpoch).where(UserSessionEpoch.user_id == user.id)).scalar_one_or_none()
+    everyone = db.get(GlobalSessionEpoch, GLOBAL_ROW_ID)
+
+    def stamp(value: t.Any) -> str | None:
+        return None if value is None else store.as_utc(value).isoformat()
+
+    last_login = getattr(user, "last_login", None)
+    return {
+        "id": user.id,
+        "username": user.username,
+        "active": bool(user.active),
+        "last_login": last_login.isoformat() if last_login else None,
+        "sessions_invalidated_at": stamp(row.sessions_invalidated_at) if row else None,
+        "last_reason": row.reason if row else None,
+        "last_actor": row.actor if row else None,
+        "global_sessions_invalidated_at": stamp(everyone.sessions_invalidated_at) if everyone else None,
+        "global_reason": everyone.reason if everyone else None,
+    }
+
+
+def sign_out_other_sessions(user: t.Any, *, reason: str = "self-service") -> None:
+    """End every session and token of ``user`` except the session of this request.
+
+    The current cookie session is stamped afresh after the revocation, so it lives on;
+    every other session, remember-me cookie and JWT of the user ends.
+    """
+    invalidate_sessions(user, reason=reason, actor=str(user.id))
+    keep_current_session(user.id)
+
+
+def keep_current_session(user_id: int) -> None:
+    """Re-stamp this request's cookie session with the user's new generations."""
+    if str(session.get("_user_id")) != str(user_id):
+        return
+    sm = _security_manager()
+    state = store.load_state(db_session(sm), sm.user_model, user_id)
+    login_at = session.get(check.SESSION_KEY_LOGIN_AT)
+    check.stamp_session(session, state, login_at if isinstance(login_at, (int, float)) else None)

@@ -1,0 +1,133 @@
+"""The REST API: revoke one user, revoke everyone, show a user's status, self-service."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import g
+from flask_appbuilder.api import BaseApi, expose, safe
+from flask_appbuilder.security.decorators import protect
+from flask_jwt_extended import verify_jwt_in_request
+from flask_login import current_user
+
+from .accounts import session_status, sign_out_other_sessions
+from .revoke import _security_manager, db_session, invalidate_all_sessions, invalidate_sessions
+from .views import PERMISSION_VIEW
+
+
+class SessionEpochApi(BaseApi):
+    """``/api/v1/session_epoch/``: session or JWT auth, FAB permissions on ``SessionEpoch``."""
+
+    resource_name = "session_epoch"
+    class_permission_name = PERMISSION_VIEW
+    allow_browser_login = True
+    method_permission_name = {"revoke": "revoke", "revoke_all": "revoke_all", "status": "read"}
+    openapi_spec_tag = "Session epoch"
+
+    def _user(self, user_id: int) -> t.Any:
+        return db_session(_security_manager()).get(_security_manager().user_model, user_id)
+
+    @expose("/revoke/<int:user_id>", methods=["POST"])
+    @protect()
+    @safe
+    def revoke(self, user_id: int) -> t.Any:
+        """End every session and token of one user.
+        ---
+        post:
+          summary: End every session and token of one user; the account stays active.
+          parameters:
+          - in: path
+            name: user_id
+            required: true
+            schema:
+              type: integer
+          responses:
+            200:
+              description: The user's sessions and tokens have ended.
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        user = self._user(user_id)
+        if user is None:
+            return self.response_404()
+        invalidate_sessions(user, reason="api")
+        return self.response(200, message="sessions ended", user_id=user_id)
+
+    @expose("/revoke_all", methods=["POST"])
+    @protect()
+    @safe
+    def revoke_all(self) -> t.Any:
+        """End everyone's sessions and tokens.
+        ---
+        post:
+          summary: End every session and token of every user (the global epoch).
+          responses:
+            200:
+              description: Every session and token has ended.
+            401:
+              $ref: '#/components/responses/401'
+        """
+        invalidate_all_sessions(reason="revoke-all")
+        return self.response(200, message="every session ended")
+
+    @expose("/status/<int:user_id>", methods=["GET"])
+    @protect()
+    @safe
+    def status(self, user_id: int) -> t.Any:
+        """A user's active flag, epochs, last login and last revocation.
+        ---
+        get:
+          summary: Show a user's session status.
+          parameters:
+          - in: path
+            name: user_id
+            required: true
+            schema:
+              type: integer
+          responses:
+            200:
+              description: The status.
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        user = self._user(user_id)
+        if user is None:
+            return self.response_404()
+        return self.response(200, result=session_status(user))
+
+    @expose("/signout_others", methods=["POST"])
+    @safe
+    def signout_others(self) -> t.Any:
+        """End every other session and every token of the calling user.
+        ---
+        post:
+          summary: Sign out of all other sessions (self-service).
+          description: The calling cookie session survives; every other session and JWT ends.
+          responses:
+            200:
+              description: The other sessions have ended.
+            401:
+              $ref: '#/components/responses/401'
+        """
+        user = self._caller()
+        if user is None:
+            return self.response_401()
+        sign_out_other_sessions(user)
+        return self.response(200, message="other sessions ended")
+
+    @staticmethod
+    def _caller() -> t.Any:
+        # Self-service needs no permission, only an authenticated caller: cookie or JWT.
+        if current_user.is_authenticated:
+            return current_user._get_current_object()
+        try:
+            verify_jwt_in_request()
+        except Exception:  # any invalid or missing token is simply "not signed in"
+            return None
+        return g.get("user")
