@@ -19,7 +19,8 @@ from .revoke import db_session, invalidate_all_sessions, invalidate_sessions
 
 log = logging.getLogger("flask_session_epoch")
 
-#: The FAB permission view name shared by the admin page and the REST API.
+#: The FAB permission view name of the REST API (the admin page keeps its class name:
+#: FAB drops the permissions of a shared name that one of the two does not declare).
 PERMISSION_VIEW = "SessionEpoch"
 
 
@@ -49,6 +50,14 @@ class UserViewMixin:
     show_template = "session_epoch/user_show.html"
     appbuilder: t.Any
     datamodel: t.Any
+
+    def _get_show_widget(self, pk: t.Any, item: t.Any, widgets: t.Any = None, actions: t.Any = None,
+                         show_fieldsets: t.Any = None) -> t.Any:
+        # FAB's users show page passes its own short list of actions: add ours to it.
+        if actions is not None and not (request.endpoint or "").endswith(".userinfo"):
+            actions = {**actions, "signouteverywhere": self.actions["signouteverywhere"]}  # type: ignore[attr-defined]
+        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions,  # type: ignore[misc]
+                                        show_fieldsets=show_fieldsets)
 
     @action(
         "signouteverywhere",
@@ -95,7 +104,6 @@ class SessionEpochView(BaseView):
 
     route_base = "/sessionepoch"
     default_view = "revoke_all_form"
-    class_permission_name = PERMISSION_VIEW
     method_permission_name = {"revoke_all_form": "revoke_all", "revoke_all": "revoke_all"}
 
     @expose("/revoke-all/", methods=["GET"])

@@ -1,0 +1,203 @@
+"""The admin UI and the password-change paths, driven as a browser would."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fabapp import ADMIN, ALICE
+from flask_session_epoch.models import UserSessionEpoch
+from helpers import api_login, bearer, is_logged_in, login, user_id
+
+
+def admin_client(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    login(client, ADMIN)
+    return client
+
+
+def stamps(app: Flask) -> list[tuple[int, str]]:
+    with app.app_context():
+        session = app.appbuilder.sm.session
+        rows = session.execute(sa.select(UserSessionEpoch.user_id, UserSessionEpoch.reason)).all()
+        session.rollback()
+    return sorted(tuple(row) for row in rows)
+
+
+# -- "Sign out everywhere" on the users pages -------------------------------------------
+
+
+def test_list_action_signs_out_selected_users(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    admin = admin_client(app)
+    response = admin.post(
+        "/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]}
+    )
+    assert response.status_code == 302
+    assert not is_logged_in(alice)
+    assert stamps(app) == [(user_id(app), "admin-revoke")]
+    page = admin.get(response.headers["Location"], follow_redirects=True)
+    assert b"Every session and token of alice has ended." in page.data
+
+
+def test_show_page_action_signs_out_one_user(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    admin = admin_client(app)
+    show = admin.get(f"/users/show/{user_id(app)}")
+    assert b"Sign out everywhere" in show.data
+    response = admin.post(f"/users/action/signouteverywhere/{user_id(app)}")
+    assert response.status_code == 302
+    assert not is_logged_in(alice)
+
+
+def test_action_without_permission_changes_nothing(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    alice.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app, "admin"))]})
+    assert stamps(app) == []
+
+
+def test_action_without_csrf_token_changes_nothing(app: Flask) -> None:
+    admin = admin_client(app)
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]})
+    assert response.status_code in (302, 400)
+    assert stamps(app) == []
+
+
+def test_users_list_shows_when_sessions_ended(app: Flask) -> None:
+    admin = admin_client(app)
+    admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]})
+    page = admin.get("/users/list/")
+    assert b"Sessions ended" in page.data
+    with app.app_context():
+        at = app.appbuilder.sm.session.execute(sa.select(UserSessionEpoch.sessions_invalidated_at)).scalar_one()
+    assert str(at)[:16].encode() in page.data
+
+
+# -- "Sign out everyone" ------------------------------------------------------------------
+
+
+def test_sign_out_everyone_keeps_only_the_admin(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    admin = admin_client(app)
+    assert admin.get("/sessionepoch/revoke-all/").status_code == 200
+    response = admin.post("/sessionepoch/revoke-all/")
+    assert response.status_code == 302
+    assert not is_logged_in(alice)
+    assert admin.get("/users/list/").status_code == 200
+
+
+def test_sign_out_everyone_needs_permission_and_post(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    assert alice.get("/sessionepoch/revoke-all/").status_code in (302, 403)  # access denied
+    alice.post("/sessionepoch/revoke-all/")
+    assert is_logged_in(alice)
+    admin = admin_client(app)
+    app.config["WTF_CSRF_ENABLED"] = True
+    admin.post("/sessionepoch/revoke-all/")
+    assert is_logged_in(alice)
+
+
+# -- self-service --------------------------------------------------------------------------
+
+
+def test_sign_out_other_sessions_keeps_this_one(app: Flask) -> None:
+    here, there = app.test_client(), app.test_client()
+    login(here)
+    login(there)
+    token = api_login(app.test_client())["access_token"]
+    response = here.post("/sessionepoch/sign-out-others/")
+    assert response.status_code == 302
+    assert is_logged_in(here)
+    assert not is_logged_in(there)
+    assert app.test_client().get("/api/v1/ping/", headers=bearer(token)).status_code == 401
+    assert stamps(app) == [(user_id(app), "self-service")]
+
+
+def test_sign_out_other_sessions_link_on_userinfo(app: Flask) -> None:
+    admin = admin_client(app)
+    page = admin.get("/users/userinfo/")
+    assert b"Sign out of all other sessions" in page.data
+    assert b"/sessionepoch/sign-out-others/" in page.data
+
+
+def test_sign_out_other_sessions_needs_login(app: Flask) -> None:
+    response = app.test_client().post("/sessionepoch/sign-out-others/")
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    assert stamps(app) == []
+
+
+# -- password changes end the other sessions ------------------------------------------------
+
+
+def test_reset_my_password_keeps_this_session_only(app: Flask) -> None:
+    here, there = admin_client(app), admin_client(app)
+    response = here.post("/resetmypassword/form", data={"password": "new-pass-123", "conf_password": "new-pass-123"})
+    assert response.status_code == 302
+    assert here.get("/users/list/").status_code == 200
+    assert there.get("/users/list/").status_code == 302
+    assert stamps(app) == [(user_id(app, ADMIN[0]), "password-change")]
+
+
+def test_admin_reset_password_form_ends_the_users_sessions(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    admin = admin_client(app)
+    response = admin.post(
+        f"/resetpassword/form?pk={user_id(app)}", data={"password": "new-pass-123", "conf_password": "new-pass-123"}
+    )
+    assert response.status_code == 302
+    assert not is_logged_in(alice)
+    assert admin.get("/users/list/").status_code == 200
+    login(alice, (ALICE[0], "new-pass-123"))
+    assert is_logged_in(alice)
+
+
+def test_rest_user_api_password_change_ends_sessions(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    admin = app.test_client()
+    token = api_login(admin, ADMIN)["access_token"]
+    response = admin.put(
+        f"/api/v1/security/users/{user_id(app)}", json={"password": "new-pass-123"}, headers=bearer(token)
+    )
+    assert response.status_code == 200, response.data
+    assert not is_logged_in(alice)
+    assert stamps(app) == [(user_id(app), "password-change")]
+
+
+def test_edit_without_password_change_does_not_stamp(app: Flask) -> None:
+    admin = app.test_client()
+    token = api_login(admin, ADMIN)["access_token"]
+    admin.put(f"/api/v1/security/users/{user_id(app)}", json={"first_name": "Alicia"}, headers=bearer(token))
+    assert stamps(app) == []
+
+
+# -- roles ----------------------------------------------------------------------------------
+
+
+def remove_roles(app: Flask) -> None:
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.find_user(ALICE[0]).roles = []
+        sm.session.commit()
+
+
+def test_role_removal_does_not_stamp_by_default(app: Flask) -> None:
+    remove_roles(app)
+    assert stamps(app) == []
+
+
+@pytest.mark.config(SESSION_EPOCH_ON_ROLE_CHANGE=True)
+def test_role_removal_stamps_when_asked(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    remove_roles(app)
+    assert stamps(app) == [(user_id(app), "role-change")]
