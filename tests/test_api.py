@@ -1,0 +1,104 @@
+"""``/api/v1/session_epoch/``: session or JWT auth, permissions, and the OpenAPI spec."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fabapp import ADMIN
+from flask_session_epoch.check import ENDED_HEADER
+from helpers import api_login, bearer, is_logged_in, login, user_id
+
+BASE = "/api/v1/session_epoch"
+
+
+def admin_token(app: Flask) -> dict[str, str]:
+    return bearer(api_login(app.test_client(), ADMIN)["access_token"])
+
+
+def test_revoke_with_jwt_ends_the_users_sessions(app: Flask, client: FlaskClient) -> None:
+    login(client)
+    response = app.test_client().post(f"{BASE}/revoke/{user_id(app)}", headers=admin_token(app))
+    assert response.status_code == 200
+    assert response.get_json()["user_id"] == user_id(app)
+    assert not is_logged_in(client)
+
+
+def test_revoke_with_admin_cookie_session(app: Flask, client: FlaskClient) -> None:
+    login(client)
+    admin = app.test_client()
+    login(admin, ADMIN)
+    assert admin.post(f"{BASE}/revoke/{user_id(app)}").status_code == 200
+    assert not is_logged_in(client)
+
+
+def test_revoke_unknown_user_is_404(app: Flask) -> None:
+    assert app.test_client().post(f"{BASE}/revoke/999999", headers=admin_token(app)).status_code == 404
+
+
+def test_revoke_without_permission_is_403(app: Flask) -> None:
+    token = bearer(api_login(app.test_client())["access_token"])
+    response = app.test_client().post(f"{BASE}/revoke/{user_id(app, ADMIN[0])}", headers=token)
+    assert response.status_code == 403
+
+
+def test_revoke_without_credentials_is_401(app: Flask) -> None:
+    assert app.test_client().post(f"{BASE}/revoke/{user_id(app)}").status_code == 401
+    assert app.test_client().post(f"{BASE}/revoke_all").status_code == 401
+
+
+def test_revoke_all_ends_everyone(app: Flask, client: FlaskClient) -> None:
+    login(client)
+    token = admin_token(app)
+    assert app.test_client().post(f"{BASE}/revoke_all", headers=token).status_code == 200
+    assert not is_logged_in(client)
+    # The admin's token was issued before the global epoch too.
+    response = app.test_client().get(f"{BASE}/status/{user_id(app)}", headers=token)
+    assert response.status_code == 401 and response.headers[ENDED_HEADER] == "1"
+
+
+def test_status_reports_the_last_revocation(app: Flask) -> None:
+    token = admin_token(app)
+    app.test_client().post(f"{BASE}/revoke/{user_id(app)}", headers=token)
+    response = app.test_client().get(f"{BASE}/status/{user_id(app)}", headers=token)
+    result = response.get_json()["result"]
+    assert result["username"] == "alice" and result["active"] is True
+    assert result["last_reason"] == "api" and result["last_actor"] == str(user_id(app, ADMIN[0]))
+    assert app.test_client().get(f"{BASE}/status/999999", headers=token).status_code == 404
+
+
+def test_signout_others_keeps_the_calling_session(app: Flask) -> None:
+    here, there = app.test_client(), app.test_client()
+    login(here)
+    login(there)
+    assert here.post(f"{BASE}/signout_others").status_code == 200
+    assert is_logged_in(here)
+    assert not is_logged_in(there)
+
+
+def test_signout_others_with_jwt_ends_cookie_sessions(app: Flask, client: FlaskClient) -> None:
+    login(client)
+    token = bearer(api_login(app.test_client())["access_token"])
+    assert app.test_client().post(f"{BASE}/signout_others", headers=token).status_code == 200
+    assert not is_logged_in(client)
+
+
+def test_signout_others_needs_a_caller(app: Flask) -> None:
+    assert app.test_client().post(f"{BASE}/signout_others").status_code == 401
+
+
+@pytest.mark.config(FAB_API_SWAGGER_UI=True)
+@pytest.mark.filterwarnings("ignore::UserWarning")  # apispec warns about FAB's own security schemas
+def test_endpoints_are_in_the_openapi_spec(app: Flask) -> None:
+    spec = app.test_client().get("/api/v1/_openapi", headers=admin_token(app)).get_json()
+    paths = spec["paths"]
+    assert f"{BASE}/revoke/{{user_id}}" in paths
+    assert f"{BASE}/revoke_all" in paths and f"{BASE}/status/{{user_id}}" in paths
+
+
+def test_fetch_helper_is_served(app: Flask) -> None:
+    response = app.test_client().get("/session_epoch/static/fetch.js")
+    assert response.status_code == 200
+    assert b"X-Session-Ended" in response.data
+    response.close()
