@@ -11,22 +11,15 @@ import datetime as dt
 import logging
 import os
 import secrets
-import typing as t
 from pathlib import Path
 
-from flask import Flask, abort, flash, redirect, session, url_for
+from flask import Flask, session
 from flask_appbuilder import AppBuilder, BaseView, IndexView, expose, has_access
 from flask_appbuilder.const import AUTH_DB
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_wtf.csrf import CSRFProtect
 
-from flask_session_epoch import (
-    SESSION_KEY_EPOCH,
-    SESSION_KEY_LOGIN_AT,
-    UserSessionEpoch,
-    invalidate_all_sessions,
-    invalidate_sessions,
-)
+from flask_session_epoch import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT
 
 ADMIN = ("admin", "admin-demo")
 DEMO = ("demo", "demo-demo")
@@ -52,40 +45,6 @@ class MySessionView(BaseView):
         return self.render_template(
             "demo/whoami.html", login_at=login_at, generations=session.get(SESSION_KEY_EPOCH)
         )
-
-
-class SignOutEverywhereView(BaseView):
-    """Admin page: end one user's sessions, or everyone's, without touching the accounts."""
-
-    route_base = "/signout"
-    default_view = "users"
-
-    @expose("/")
-    @has_access
-    def users(self) -> str:
-        sm = self.appbuilder.sm
-        users = sm.get_all_users()
-        epochs = {row.user_id: row for row in sm.session.query(UserSessionEpoch)}
-        # An epoch's actor is a user id (or "system"): show the username instead.
-        names = {str(user.id): user.username for user in users}
-        return self.render_template("demo/signout.html", users=users, epochs=epochs, names=names)
-
-    @expose("/user/<int:pk>", methods=["POST"])
-    @has_access
-    def sign_out_user(self, pk: int) -> t.Any:
-        user = self.appbuilder.sm.get_user_by_id(pk)
-        if user is None:
-            abort(404)
-        invalidate_sessions(user, reason="admin-revoke")
-        flash(f"Every session of {user.username} has ended.", "info")
-        return redirect(url_for(".users"))
-
-    @expose("/everyone", methods=["POST"])
-    @has_access
-    def sign_out_everyone(self) -> t.Any:
-        invalidate_all_sessions(reason="admin-revoke-all")
-        # This ends the admin's own session too: the redirect lands on the login page.
-        return redirect(url_for(".users"))
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -122,9 +81,6 @@ def create_app(data_dir: str | os.PathLike[str] | None = None) -> Flask:
         appbuilder = AppBuilder(indexview=DemoIndexView)
         appbuilder.init_app(app, db.session)
         appbuilder.add_view(MySessionView, "My session", icon="fa-user-clock")
-        appbuilder.add_view(
-            SignOutEverywhereView, "Sign out everywhere", icon="fa-sign-out-alt", category="Security"
-        )
         _create_users(appbuilder)
         db.session.remove()
     return app
@@ -135,7 +91,11 @@ def _create_users(appbuilder: AppBuilder) -> None:
     if sm.find_user(ADMIN[0]) is None:
         sm.add_user(ADMIN[0], "Ada", "Admin", "admin@example.org", sm.find_role("Admin"), ADMIN[1])
     role = sm.find_role(DEMO_ROLE) or sm.add_role(DEMO_ROLE)
-    for permission, view in (("can_whoami", "MySessionView"), ("menu_access", "My session")):
+    for permission, view in (
+        ("can_whoami", "MySessionView"),
+        ("menu_access", "My session"),
+        ("can_userinfo", "UserDBModelView"),  # the user info page, with "Sign out of all other sessions"
+    ):
         sm.add_permission_role(role, sm.find_permission_view_menu(permission, view))
     if sm.find_user(DEMO[0]) is None:
         sm.add_user(DEMO[0], "Dee", "Demo", "demo@example.org", role, DEMO[1])

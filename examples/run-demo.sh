@@ -61,8 +61,8 @@ cat <<EOF
   Demo user:  demo  / demo-demo
 
   1. Sign in as demo in one browser (or a private window) and open ${URL}demo/
-  2. Sign in as admin in another browser; open Security > Sign out everywhere and
-     press "Sign out demo everywhere".
+  2. Sign in as admin in another browser; in Security > List Users tick demo and
+     choose Actions > Sign out everywhere.
   3. Reload demo's tab: the login page says "Your session has ended. Please sign in again."
   4. Or uncheck "Is Active?" for demo in Security > List Users, then check it again:
      demo's old tab still has to sign in again.
