@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import typing as t
 
-from sqlalchemy import case, inspect, select, update
+from sqlalchemy import bindparam, case, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
@@ -82,7 +82,7 @@ _STATE_COLUMNS = (
 )
 
 
-def _with_epochs(stmt: t.Any, user_model: t.Any, user_id: int) -> t.Any:
+def _with_epochs(stmt: t.Any, user_model: t.Any, user_id: t.Any) -> t.Any:
     joined: t.Any = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
     return stmt.select_from(joined).where(user_model.id == user_id)
 
@@ -93,13 +93,22 @@ def state_from_row(row: t.Sequence[t.Any]) -> EpochState:
     return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at)
 
 
+# Built once per user model: constructing the SELECT on every request costs more than
+# running it on SQLite.
+_USER_WITH_STATE: dict[t.Any, t.Any] = {}
+
+
 def load_user_with_state(session: Session, user_model: t.Any, user_id: int) -> tuple[t.Any, EpochState]:
     """Load a user and their epochs in one statement; ``(None, NO_EPOCH)`` if no such user.
 
     This replaces FAB's ``session.get(User, pk)``, so it adds no round trip.
     """
-    stmt = _with_epochs(select(user_model, *_STATE_COLUMNS), user_model, user_id)
-    row = session.execute(stmt).first()
+    stmt = _USER_WITH_STATE.get(user_model)
+    if stmt is None:
+        stmt = _USER_WITH_STATE[user_model] = _with_epochs(
+            select(user_model, *_STATE_COLUMNS), user_model, bindparam("session_epoch_user_id")
+        )
+    row = session.execute(stmt, {"session_epoch_user_id": user_id}).first()
     if row is None:
         return None, NO_EPOCH
     return row[0], state_from_row(row)
