@@ -14,6 +14,8 @@ import time
 import typing as t
 
 from flask import current_app, flash, g, json, redirect, request, url_for
+from flask import session as flask_session
+from flask_babel import gettext
 
 from . import config
 
@@ -129,11 +131,10 @@ def mark_ended(via: str) -> None:
         return
     g.session_epoch_ended = via
     if via in ("session", "remember") and not is_api_request():
-        session = _session()
-        message = (config.get("FLASH_CATEGORY"), _translate(config.get("FLASH_MESSAGE")))
-        if all(tuple(item) != message for item in session.get("_flashes", [])):
-            flash(message[1], message[0])
-        g.session_epoch_flashes = list(session.get("_flashes", []))
+        category, message = _ended_flash()
+        if all(tuple(item) != (category, message) for item in flask_session.get("_flashes", [])):
+            flash(message, category)
+        g.session_epoch_flashes = list(flask_session.get("_flashes", []))
 
 
 def forget_ended() -> None:
@@ -143,19 +144,12 @@ def forget_ended() -> None:
     """
     g.pop("session_epoch_ended", None)
     g.pop("session_epoch_flashes", None)
-    session = _session()
-    queued = session.get("_flashes")
+    queued = flask_session.get("_flashes")
     if queued:
-        message = (config.get("FLASH_CATEGORY"), _translate(config.get("FLASH_MESSAGE")))
-        kept = [item for item in queued if tuple(item) != message]
+        ours = _ended_flash()
+        kept = [item for item in queued if tuple(item) != ours]
         if len(kept) != len(queued):
-            session["_flashes"] = kept
-
-
-def _session() -> SessionMixin:
-    from flask import session
-
-    return session
+            flask_session["_flashes"] = kept
 
 
 def shape_response(response: Response) -> Response:
@@ -168,7 +162,7 @@ def shape_response(response: Response) -> Response:
             return response  # served anyway: a public endpoint, or other valid credentials
         # One body for every ended credential, so a client can tell it from other 401s.
         response = current_app.response_class(
-            json.dumps({"message": _translate(config.get("FLASH_MESSAGE")), "session_ended": True}),
+            json.dumps({"message": _ended_flash()[1], "session_ended": True}),
             status=401,
             mimetype="application/json",
         )
@@ -180,7 +174,7 @@ def shape_response(response: Response) -> Response:
         return response
     # Messages the now-anonymous view added (FAB's "Access is Denied") would only confuse.
     if "session_epoch_flashes" in g:
-        _session()["_flashes"] = g.session_epoch_flashes
+        flask_session["_flashes"] = g.session_epoch_flashes
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     new = redirect(url_for(login_endpoint, next=target))
     new.headers[ENDED_HEADER] = "1"
@@ -192,9 +186,6 @@ def _login_endpoint() -> str | None:
     return None if auth_view is None else f"{auth_view.endpoint}.login"
 
 
-def _translate(message: str) -> str:
-    try:
-        from flask_babel import gettext
-    except ImportError:  # pragma: no cover - FAB always ships Flask-Babel
-        return message
-    return str(gettext(message))
+def _ended_flash() -> tuple[str, str]:
+    """``(category, message)`` of our flash, translated for this request."""
+    return config.get("FLASH_CATEGORY"), str(gettext(config.get("FLASH_MESSAGE")))
