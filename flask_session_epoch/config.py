@@ -30,6 +30,15 @@ DEFAULTS: dict[str, t.Any] = {
     "STAMP_ON_PASSWORD_CHANGE": True,
     # Stamp the epoch when an ORM change removes a role from a user.
     "ON_ROLE_CHANGE": False,
+    # The header an authenticating proxy sets (or "REMOTE_USER" for the WSGI variable);
+    # None turns following the proxy off.
+    "PROXY_HEADER": None,
+    # What the proxy asserts: "username" or "email" (matched exactly, without regard to case).
+    "PROXY_IDENTITY": "username",
+    # Addresses or networks allowed to assert an identity; anyone else's header is ignored.
+    "TRUSTED_PROXIES": ("127.0.0.1/32", "::1/128"),
+    # Endpoints that never follow the proxy (besides EXEMPT_ENDPOINTS).
+    "PROXY_EXEMPT_ENDPOINTS": (),
     # Name of the signed cookie that binds a remember-me cookie to the epoch it saw.
     "REMEMBER_COOKIE_NAME": "session_epoch_remember",
     # Name of the JWT claim that carries the epoch generations a token was issued under.

@@ -15,7 +15,7 @@ from flask_login import user_logged_in
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config, listeners, remember, signals, store
+from . import check, config, listeners, proxy, remember, signals, store
 from .api import SessionEpochApi
 from .revoke import db_session
 from .views import SessionEpochView, ended_at, with_epoch_actions
@@ -65,6 +65,10 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     app.after_request(check.shape_response)
     app.after_request(_keep_session_after_own_password_change)
+    if config.get("PROXY_HEADER", app):
+        if config.get("PROXY_IDENTITY", app) not in ("username", "email"):
+            raise RuntimeError('SESSION_EPOCH_PROXY_IDENTITY must be "username" or "email".')
+        app.before_request(proxy.follow_proxy_identity)
     # Templates, and static files such as the fetch helper for single-page apps.
     app.register_blueprint(
         Blueprint("session_epoch", __name__, template_folder="templates", static_folder="static",
