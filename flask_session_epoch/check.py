@@ -32,6 +32,8 @@ SESSION_KEY_EPOCH = "_session_epoch"
 #: Flask-Login's keys for the logged-in user, removed when a session ends.
 _FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds")
 
+#: Session key telling the next page view that an API call ended this session.
+SESSION_KEY_ENDED = "_session_epoch_ended"
 #: Header set on a response whose session or token was ended by an epoch.
 ENDED_HEADER = "X-Session-Ended"
 
@@ -130,11 +132,22 @@ def mark_ended(via: str) -> None:
     if "session_epoch_ended" in g:
         return
     g.session_epoch_ended = via
-    if via in ("session", "remember") and not is_api_request():
+    if via in ("session", "remember") and is_api_request():
+        # The page that reloads after this 401 should say why, not "Access is Denied".
+        flask_session[SESSION_KEY_ENDED] = True
+    elif via in ("session", "remember"):
         category, message = _ended_flash()
         if all(tuple(item) != (category, message) for item in flask_session.get("_flashes", [])):
             flash(message, category)
         g.session_epoch_flashes = list(flask_session.get("_flashes", []))
+
+
+def carry_ended_over() -> None:
+    """``before_request``: the first page after an API call ended the session says so."""
+    if SESSION_KEY_ENDED in flask_session and not is_api_request() and not is_exempt_request():
+        flask_session.pop(SESSION_KEY_ENDED)
+        if "_user_id" not in flask_session:
+            mark_ended("session")
 
 
 def forget_ended() -> None:
@@ -142,6 +155,7 @@ def forget_ended() -> None:
 
     Superset's login page never shows flashes, so without this they would pile up.
     """
+    flask_session.pop(SESSION_KEY_ENDED, None)
     g.pop("session_epoch_ended", None)
     g.pop("session_epoch_flashes", None)
     queued = flask_session.get("_flashes")

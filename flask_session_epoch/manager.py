@@ -63,6 +63,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.extensions[EXTENSION_KEY] = sm
     listeners.register(sm.user_model)
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
+    app.before_request(check.carry_ended_over)
     app.after_request(check.shape_response)
     app.after_request(_keep_session_after_own_password_change)
     if config.get("PROXY_HEADER", app):

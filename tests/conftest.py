@@ -7,7 +7,8 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 from fabapp import create_app
-from flask_session_epoch import migrate
+from databases import dispose as _dispose
+from databases import prepare_database
 from flask_session_epoch.migrations import VERSION_TABLE
 from flask import Flask
 from flask.testing import FlaskClient
@@ -96,26 +97,6 @@ def db_kind() -> str:
     return "sqlite"
 
 
-def drop_epoch_tables(url: str) -> None:
-    """Undo what FAB's create_all made of our tables, and the migration's version table."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for table in ("ab_user_session_epoch", "ab_session_epoch_global", VERSION_TABLE):
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    finally:
-        engine.dispose()
-
-
-def prepare_database(url: str) -> None:
-    """A fresh FAB app's database, with our tables made by the migration (as operators do)."""
-    app = create_app(url)
-    drop_epoch_tables(url)
-    with app.app_context():
-        migrate.upgrade()
-    _dispose(app)
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("template") / "app.db"
@@ -158,13 +139,6 @@ def _marked_config(request: pytest.FixtureRequest) -> dict[str, t.Any]:
     for marker in reversed(list(request.node.iter_markers("config"))):
         config.update(marker.kwargs)
     return config
-
-
-def _dispose(app: Flask) -> None:
-    with app.app_context():
-        db = app.extensions["test_db"]
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -55,13 +55,17 @@ if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
     "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
 fi
 
+say "installing Chromium for the browser tests"
+bash tests/e2e/install-browser.sh
+
 say "starting database servers"
 bash tests/servers.sh start "$servers"
 # shellcheck disable=SC1091
 source "$servers/env"
 
 run_pytest sqlalchemy2 tests --ignore=tests/superset "$@"
-run_pytest sqlalchemy14 tests --ignore=tests/superset "$@"
+# The deployment tests (browser, soak) run once, above: they test processes, not ORM versions.
+run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "$@"
 if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
     run_pytest superset tests/superset "$@"
 fi

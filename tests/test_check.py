@@ -400,3 +400,18 @@ def test_missing_tables_log_errors_and_let_requests_through(app: Flask, client: 
         token = api_login(client)["access_token"]
         assert client.get("/api/v1/ping/", headers=bearer(token)).status_code == 200
     assert "Could not read the session epoch" in caplog.text
+
+
+def test_page_after_api_401_says_the_session_ended(app: Flask, client: FlaskClient) -> None:
+    """A single-page app reloads after the marked 401: that page names the reason."""
+    login(client)
+    revoke(app)
+    assert client.get("/api/v1/ping/").status_code == 401
+    response = client.get("/protected/")
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    page = client.get(response.headers["Location"])
+    assert b"Your session has ended. Please sign in again." in page.data
+    assert b"Access is Denied" not in page.data
+    login(client)
+    assert is_logged_in(client)
+    assert b"Your session has ended" not in client.get("/protected/").data

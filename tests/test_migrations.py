@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 
-from conftest import drop_epoch_tables
+from databases import drop_epoch_tables
 from fabapp import ALICE
 from flask_session_epoch import migrate
 from flask_session_epoch.cli import cli

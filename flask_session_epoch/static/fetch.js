@@ -48,6 +48,9 @@
       return held;
     }
     return original.apply(this, arguments).then(function (response) {
+      if (held) {
+        return held; // sent before the first marked 401 came back: hold it too
+      }
       if (response.status === 401 && response.headers.get(HEADER) === "1" && !recentlyReloaded()) {
         return reloadOnce();
       }

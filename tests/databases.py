@@ -1,0 +1,37 @@
+"""Database chores shared by the fixtures and the migration tests."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask
+
+from fabapp import create_app
+from flask_session_epoch import migrate
+from flask_session_epoch.migrations import VERSION_TABLE
+
+
+def dispose(app: Flask) -> None:
+    with app.app_context():
+        db = app.extensions["test_db"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def drop_epoch_tables(url: str) -> None:
+    """Undo what FAB's create_all made of our tables, and the migration's version table."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("ab_user_session_epoch", "ab_session_epoch_global", VERSION_TABLE):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    finally:
+        engine.dispose()
+
+
+def prepare_database(url: str) -> None:
+    """A fresh FAB app's database, with our tables made by the migration (as operators do)."""
+    app = create_app(url)
+    drop_epoch_tables(url)
+    with app.app_context():
+        migrate.upgrade()
+    dispose(app)

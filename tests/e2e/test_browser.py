@@ -1,0 +1,244 @@
+"""What a signed-in user sees in a real browser when an admin ends their sessions.
+
+Two browser contexts (two users with their own cookies) against the example app under
+gunicorn with two workers: the admin works through FAB's own pages, with the CSRF
+tokens they carry; the user watches ``/demo/`` or the single-page-app stand-in ``/spa/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import typing as t
+
+import pytest
+
+try:
+    from playwright.sync_api import Locator, Page, expect
+except ImportError:
+    # As a missing browser (conftest.py): a skip locally, a failure in CI.
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        raise
+    pytest.skip("playwright is not installed: pip install -e '.[test]'", allow_module_level=True)
+
+from .conftest import WAIT
+
+if t.TYPE_CHECKING:
+    from playwright.sync_api import Frame, Playwright, Response
+
+    from .conftest import LiveServer, Screenshots
+
+pytestmark = pytest.mark.e2e
+
+# The demo app's users (examples/demo_app.py).
+ADMIN = ("admin", "admin-demo")
+DEMO = ("demo", "demo-demo")
+ENDED = "Your session has ended. Please sign in again."
+LOGIN_URL = re.compile(r"/login/")
+
+# Runs before any script of every document in the page: keeps each text the SPA's
+# #status element shows in sessionStorage, which survives the reload to the login page.
+RECORD_STATUS = """
+(() => {
+  let last = null;
+  new MutationObserver(() => {
+    const status = document.getElementById("status");
+    const text = status && status.textContent.trim();
+    if (!status || text === last) return;
+    last = text;
+    const seen = JSON.parse(sessionStorage.getItem("e2eStatuses") || "[]");
+    seen.push(text);
+    sessionStorage.setItem("e2eStatuses", JSON.stringify(seen));
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+})();
+"""
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    page.goto("/login/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).not_to_have_url(LOGIN_URL)
+
+
+def expect_signed_in_as(page: Page, username: str) -> None:
+    page.goto("/demo/")
+    expect(page).to_have_url(re.compile(r"/demo/$"))
+    expect(page.locator(".well")).to_contain_text(f"You are signed in as {username}")
+
+
+def expect_session_ended(page: Page) -> None:
+    page.goto("/demo/")
+    expect(page).to_have_url(LOGIN_URL)
+    expect(page.get_by_text(ENDED)).to_be_visible()
+
+
+def open_users_list(admin: Page) -> None:
+    """Security > List Users, through the menu as an admin would."""
+    admin.get_by_role("link", name="Security").click()
+    admin.get_by_role("link", name="List Users").click()
+    expect(admin).to_have_url(re.compile(r"/users/list/"))
+
+
+def user_row(admin: Page, username: str) -> Locator:
+    row = admin.locator("table tbody tr").filter(has=admin.get_by_role("cell", name=username, exact=True))
+    expect(row).to_have_count(1)
+    return row
+
+
+def set_active(admin: Page, username: str, active: bool) -> None:
+    """Tick or untick "Is Active?" on the user's edit page and save the form."""
+    open_users_list(admin)
+    user_row(admin, username).locator("a[href*='/users/edit/']").click()
+    expect(admin).to_have_url(re.compile(r"/users/edit/\d+"))
+    admin.locator("#active").set_checked(active)
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.get_by_text("Changed Row")).to_be_visible()
+    expect(user_row(admin, username).get_by_role("cell", name=str(active), exact=True)).to_have_count(1)
+
+
+def test_disabled_user_session_ends_and_stays_ended(open_page: t.Callable[[str], Page], screenshot: Screenshots) -> None:
+    user, admin = open_page("user"), open_page("admin")
+    sign_in(user, *DEMO)
+    expect_signed_in_as(user, "demo")
+    screenshot(user, "user-signed-in")
+    session_before = user.context.cookies()  # the cookie an old tab would still send
+
+    sign_in(admin, *ADMIN)
+    set_active(admin, "demo", False)
+    screenshot(admin, "admin-unchecked-active")
+
+    expect_session_ended(user)
+    screenshot(user, "user-sent-to-login")
+
+    set_active(admin, "demo", True)
+    screenshot(admin, "admin-rechecked-active")
+
+    # Re-enabling does not bring the old session back, even if its cookie is replayed.
+    user.context.clear_cookies()
+    user.context.add_cookies(session_before)  # type: ignore[arg-type]
+    expect_session_ended(user)
+    screenshot(user, "old-session-still-ended")
+
+    sign_in(user, *DEMO)
+    expect_signed_in_as(user, "demo")
+    screenshot(user, "user-signed-in-again")
+
+
+@pytest.mark.parametrize("page_name", ["list", "show"])
+def test_sign_out_everywhere_action_ends_user_session(
+    open_page: t.Callable[[str], Page], screenshot: Screenshots, page_name: str
+) -> None:
+    user, admin = open_page("user"), open_page("admin")
+    sign_in(user, *DEMO)
+    expect_signed_in_as(user, "demo")
+    screenshot(user, "user-signed-in")
+
+    sign_in(admin, *ADMIN)
+    open_users_list(admin)
+    row = user_row(admin, "demo")
+    expect(row.locator("td").last).to_have_text("None")  # Sessions ended: never
+    if page_name == "list":
+        row.locator("input.action_check").check()
+        admin.get_by_role("button", name="Actions").click()
+        admin.get_by_role("link", name="Sign out everywhere").click()
+    else:
+        row.locator("a[href*='/users/show/']").click()
+        expect(admin).to_have_url(re.compile(r"/users/show/\d+"))
+        admin.get_by_role("link", name="Sign out everywhere").click()
+    # FAB's show page renders its confirmation dialog twice; the shown one is the first.
+    confirm = admin.locator("#modal-confirm:visible")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("End every session and API token of the selected users?")
+    screenshot(admin, "admin-confirms-sign-out")
+    confirm.get_by_role("link", name="OK").click()
+    expect(admin.get_by_text("Every session and token of demo has ended.")).to_be_visible()
+    screenshot(admin, "admin-signed-out-demo")
+
+    expect_session_ended(user)
+    screenshot(user, "user-sent-to-login")
+
+    # The admin's own session and the user's account are untouched.
+    open_users_list(admin)
+    row = user_row(admin, "demo")
+    expect(row.get_by_role("cell", name="True", exact=True)).to_have_count(1)
+    expect(row.locator("td").last).not_to_have_text("None")
+    screenshot(admin, "admin-still-signed-in")
+
+    sign_in(user, *DEMO)
+    expect_signed_in_as(user, "demo")
+    screenshot(user, "user-signed-in-again")
+
+
+def revoke_through_api(playwright_driver: Playwright, live_server: LiveServer, username: str) -> None:
+    """End a user's sessions as a script would: admin JWT, then the REST endpoint."""
+    api = playwright_driver.request.new_context(base_url=live_server.url, timeout=WAIT * 1000)
+    try:
+        login = api.post(
+            "/api/v1/security/login",
+            data={"username": ADMIN[0], "password": ADMIN[1], "provider": "db"},
+        )
+        assert login.status == 200, login.text()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        query = f"(filters:!((col:username,opr:eq,value:{username})),columns:!(id))"
+        found = api.get("/api/v1/security/users/", params={"q": query}, headers=headers)
+        assert found.status == 200, found.text()
+        [user_id] = found.json()["ids"]
+        revoked = api.post(f"/api/v1/session_epoch/revoke/{user_id}", headers=headers)
+        assert revoked.status == 200, revoked.text()
+    finally:
+        api.dispose()
+
+
+def test_spa_helper_reloads_once_to_login_without_error(
+    open_page: t.Callable[[str], Page],
+    screenshot: Screenshots,
+    playwright_driver: Playwright,
+    live_server: LiveServer,
+) -> None:
+    user = open_page("user")
+    user.add_init_script(RECORD_STATUS)
+    sign_in(user, *DEMO)
+    user.goto("/spa/")
+    expect(user.locator("script[src$='/session_epoch/static/fetch.js']")).to_have_count(1)
+    assert user.evaluate("window.fetch.sessionEpochWrapped") is True
+    status = user.locator("#status")
+    fire = user.get_by_role("button", name="Fire 5 parallel API calls")
+
+    fire.click()
+    expect(status).to_have_text("ok")
+    expect(user.locator("#results li")).to_have_count(5)
+    screenshot(user, "spa-calls-ok")
+
+    revoke_through_api(playwright_driver, live_server, "demo")
+
+    navigations: list[str] = []
+    loads: list[str] = []
+    pings: list[tuple[int, str | None]] = []
+
+    def navigated(frame: Frame) -> None:
+        if frame == user.main_frame:
+            navigations.append(frame.url)
+
+    def answered(response: Response) -> None:
+        if "/api/v1/ping/" in response.url:
+            pings.append((response.status, response.headers.get("x-session-ended")))
+
+    user.on("framenavigated", navigated)
+    user.on("load", lambda page: loads.append(page.url))
+    user.on("response", answered)
+    fire.click()
+    expect(user).to_have_url(LOGIN_URL)
+    expect(user.get_by_role("button", name="Sign In")).to_be_visible()
+    user.wait_for_timeout(1_000)  # room for a second reload, which must not come
+    screenshot(user, "spa-reloaded-to-login")
+
+    assert (401, "1") in pings
+    assert len(navigations) == 1, navigations
+    assert len(loads) == 1, loads
+    statuses = json.loads(user.evaluate("sessionStorage.getItem('e2eStatuses')") or "[]")
+    errors = [text for text in statuses if text.startswith("error")]
+    assert not errors, f"the page showed {errors} before it went away; every status: {statuses}"
+    assert statuses == ["idle", "calling", "ok", "calling"]
