@@ -126,11 +126,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=1_000_000, help="number of users (default 1000000)")
     parser.add_argument("--disabled-fraction", type=float, default=0.1, help="users with active = false (default 0.1)")
     parser.add_argument(
-        "--duplicates", type=int, default=None,
+        "--duplicates",
+        type=int,
+        default=None,
         help="extra epoch rows: this many users get a second row (default users/20, 50000 for 1M users)",
     )
     parser.add_argument(
-        "--user-attributes", action="store_true",
+        "--user-attributes",
+        action="store_true",
         help="add a Superset-style user_attribute table (one row per user, sessions_invalidated_at)"
         " so the import step runs too",
     )
@@ -148,9 +151,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# Building -----------------------------------------------------------------------------
-
-
 def _numbers(dialect: str, upto: int) -> tuple[str, str]:
     """A ``WITH`` prefix and a ``FROM`` source that yield ``i`` = 1 .. at least ``upto``."""
     if dialect == "sqlite":
@@ -160,7 +160,7 @@ def _numbers(dialect: str, upto: int) -> tuple[str, str]:
     # MySQL/MariaDB: no generate_series, and recursive CTEs stop at 1000 by default.
     digits = "(SELECT 0 AS d UNION ALL " + " UNION ALL ".join(f"SELECT {d}" for d in range(1, 10)) + ")"
     places = len(str(upto - 1))
-    value = " + ".join(f"{10 ** p} * d{p}.d" for p in range(places))
+    value = " + ".join(f"{10**p} * d{p}.d" for p in range(places))
     joins = " CROSS JOIN ".join(f"{digits} AS d{p}" for p in range(places))
     return "", f"(SELECT {value} + 1 AS i FROM {joins}) AS n"
 
@@ -230,16 +230,22 @@ def build(engine: sa.engine.Engine, scenario: Scenario) -> None:
     first, second = _timestamp(dialect, FIRST_AT), _timestamp(dialect, SECOND_AT)
     columns = f"INSERT INTO {EPOCHS} (user_id, sessions_invalidated_at, reason, actor) "
     statements = [
-        # i % 1000 < disabled: the requested fraction, spread over the whole id range.
-        f"{prefix}INSERT INTO {USERS} (id, first_name, last_name, username, email, active) "
-        f"SELECT i, 'First', 'Last', {_text(dialect, 'user')}, {_text(dialect, 'user', '@example.org')},"
-        f" (i % 1000 >= {disabled}) FROM {source} WHERE i <= {users}",
+        # Disabled where i % 1000 < disabled: the fraction, spread over the whole id range.
+        (
+            f"{prefix}INSERT INTO {USERS} (id, first_name, last_name, username, email, active)"
+            f" SELECT i, 'First', 'Last', {_text(dialect, 'user')}, {_text(dialect, 'user', '@example.org')},"
+            f" (i % 1000 >= {disabled}) FROM {source} WHERE i <= {users}"
+        ),
         # One row for every fifth user; some without a time.
-        f"{prefix}{columns}SELECT i, CASE WHEN i % {NULL_EVERY} = 0 THEN NULL ELSE {first} END, 'disable', NULL"
-        f" FROM {source} WHERE i <= {users} AND i % {EVERY} = 0",
+        (
+            f"{prefix}{columns}SELECT i, CASE WHEN i % {NULL_EVERY} = 0 THEN NULL ELSE {first} END, 'disable', NULL"
+            f" FROM {source} WHERE i <= {users} AND i % {EVERY} = 0"
+        ),
         # A second, later row for the first `duplicates` of them: the rows to merge.
-        f"{prefix}{columns}SELECT i, {second}, NULL, 'cli'"
-        f" FROM {source} WHERE i <= {duplicates * EVERY} AND i % {EVERY} = 0",
+        (
+            f"{prefix}{columns}SELECT i, {second}, NULL, 'cli'"
+            f" FROM {source} WHERE i <= {duplicates * EVERY} AND i % {EVERY} = 0"
+        ),
         # Rows of users deleted since: the foreign key would reject them.
         f"{prefix}{columns}SELECT {users} + i, {first}, 'disable', NULL FROM {source} WHERE i <= {orphans}",
     ]
@@ -271,9 +277,6 @@ def build(engine: sa.engine.Engine, scenario: Scenario) -> None:
     elif dialect in ("mysql", "mariadb"):
         with engine.connect() as conn:
             conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(tables)}").all()
-
-
-# Databases ----------------------------------------------------------------------------
 
 
 def _server(url: sa.engine.URL) -> sa.engine.Engine:
@@ -315,11 +318,8 @@ def drop_database(url: sa.engine.URL) -> None:
         return
     server = _server(url)
     with server.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {server.dialect.identifier_preparer.quote(url.database)}")
+        conn.exec_driver_sql(f"DROP DATABASE {server.dialect.identifier_preparer.quote(str(url.database))}")
     server.dispose()
-
-
-# Running and checking -----------------------------------------------------------------
 
 
 def run_upgrade(url: sa.engine.URL) -> Run:
@@ -368,7 +368,11 @@ def verify(engine: sa.engine.Engine, scenario: Scenario) -> list[str]:
     with engine.connect() as conn:
         expect("users", _scalar(conn, sa.select(count).select_from(user)), scenario.users)
         rows = _scalar(conn, sa.select(count).select_from(epoch))
-        expect("users with more than one row", rows - _scalar(conn, sa.select(sa.func.count(epoch.c.user_id.distinct()))), 0)
+        expect(
+            "users with more than one row",
+            rows - _scalar(conn, sa.select(sa.func.count(epoch.c.user_id.distinct()))),
+            0,
+        )
         expect("rows", rows, _scalar(conn, sa.select(count).where(had_rows | disabled | imported)))
         expect("users that had rows without one", _scalar(conn, sa.select(count).where(had_rows, ~has_epoch)), 0)
         expect("disabled users without a row", _scalar(conn, sa.select(count).where(disabled, ~has_epoch)), 0)
@@ -377,7 +381,8 @@ def verify(engine: sa.engine.Engine, scenario: Scenario) -> list[str]:
             _scalar(conn, sa.select(count).select_from(epoch).where(~sa.exists().where(user.c.id == epoch.c.user_id))),
             0,
         )
-        expect("rows without a time", _scalar(conn, sa.select(count).where(epoch.c.sessions_invalidated_at.is_(None))), 0)
+        no_time = sa.select(count).select_from(epoch).where(epoch.c.sessions_invalidated_at.is_(None))
+        expect("rows without a time", _scalar(conn, no_time), 0)
         merged = sa.select(count).where(
             epoch.c.user_id <= scenario.duplicates * EVERY,
             epoch.c.sessions_invalidated_at == SECOND_AT,
@@ -394,13 +399,23 @@ def verify(engine: sa.engine.Engine, scenario: Scenario) -> list[str]:
             moved_or_created = scenario.moved(user.c.id) | scenario.created(user.c.id)
             expect(
                 "imported rows",
-                _scalar(conn, sa.select(count).select_from(epoch).where(
-                    epoch.c.reason == "superset-import", epoch.c.generation == 1,
-                    epoch.c.sessions_invalidated_at == IMPORTED_AT,
-                )),
+                _scalar(
+                    conn,
+                    sa.select(count)
+                    .select_from(epoch)
+                    .where(
+                        epoch.c.reason == "superset-import",
+                        epoch.c.generation == 1,
+                        epoch.c.sessions_invalidated_at == IMPORTED_AT,
+                    ),
+                ),
                 _scalar(conn, sa.select(count).where(moved_or_created)),
             )
         inspector = sa.inspect(conn)
+        if "ab_user_session_epoch_merge" in inspector.get_table_names():
+            failures.append("the merge scratch table was left behind")
+        if any(i["name"] == "ix_ab_user_session_epoch_user_id_merge" for i in inspector.get_indexes(EPOCHS)):
+            failures.append("the merge scan index was left behind")
         unique = any(c["column_names"] == ["user_id"] for c in inspector.get_unique_constraints(EPOCHS)) or any(
             i["column_names"] == ["user_id"] and i.get("unique") for i in inspector.get_indexes(EPOCHS)
         )
@@ -420,22 +435,29 @@ def unstamp(engine: sa.engine.Engine) -> None:
         conn.exec_driver_sql(f"DELETE FROM {VERSION_TABLE}")
 
 
-# Reporting ----------------------------------------------------------------------------
-
 HEADERS = ("backend", "users", "duplicates", "build s", "upgrade s", "peak RSS MiB", "rerun s")
 
 
 def table(results: list[Result]) -> str:
-    """An reStructuredText simple table, ready for README.rst."""
+    """A reStructuredText simple table, ready for README.rst."""
     rows = [
-        (r.backend + (" +ua" if r.scenario.user_attributes else ""), f"{r.scenario.users:,}",
-         f"{r.scenario.duplicates:,}", f"{r.build:.1f}", f"{r.first.wall:.1f}",
-         f"{r.first.max_rss_kib / 1024:.0f}", f"{r.rerun.wall:.1f}")
+        (
+            r.backend + (" +ua" if r.scenario.user_attributes else ""),
+            f"{r.scenario.users:,}",
+            f"{r.scenario.duplicates:,}",
+            f"{r.build:.1f}",
+            f"{r.first.wall:.1f}",
+            f"{r.first.max_rss_kib / 1024:.0f}",
+            f"{r.rerun.wall:.1f}",
+        )
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
     rule = " ".join("=" * w for w in widths)
-    line = lambda cells: " ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+
+    def line(cells: t.Sequence[str]) -> str:
+        return " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
     return "\n".join([rule, line(HEADERS), rule, *(line(row) for row in rows), rule])
 
 
@@ -452,8 +474,10 @@ def summary(r: Result) -> str:
 def slowest(run: Run, count: int) -> str:
     total = sum(s for s, _ in run.statements)
     lines = [
-        f"slowest statements of the first run ({len(run.statements)} statements, {total:.1f} s in the database"
-        f" of {run.upgrade:.1f} s in upgrade()):"
+        (
+            f"slowest statements of the first run ({len(run.statements)} statements, {total:.1f} s in the"
+            f" database of {run.upgrade:.1f} s in upgrade()):"
+        )
     ]
     for seconds, statement in run.statements[:count]:
         lines.append(f"  {seconds:7.2f} s  {statement[:150]}{'...' if len(statement) > 150 else ''}")
@@ -472,8 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         scenario = Scenario(args.users, args.disabled_fraction, args.duplicates, args.user_attributes)
-        print(f"building {args.users:,} users and {args.duplicates:,} duplicate rows in"
-              f" {url.render_as_string(hide_password=True)}...", flush=True)
+        print(
+            f"building {args.users:,} users and {args.duplicates:,} duplicate rows in"
+            f" {url.render_as_string(hide_password=True)}...",
+            flush=True,
+        )
         started = time.perf_counter()
         build(engine, scenario)
         built = time.perf_counter() - started

@@ -38,7 +38,8 @@ def _engine() -> sa.engine.Engine:
     if extension is not None and hasattr(extension, "engine"):
         return t.cast(sa.engine.Engine, extension.engine)
     try:
-        return sa.create_engine(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        # No pool: nothing stays connected once the command is done.
+        return sa.create_engine(current_app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
     except (KeyError, sa.exc.ArgumentError) as exc:
         raise MigrationError(f"SQLALCHEMY_DATABASE_URI is missing or not a database URL: {exc}") from None
 

@@ -128,7 +128,7 @@ def test_duplicate_rows_are_merged_keeping_every_value(bare: Flask, engine: sa.e
     rows = [
         (alice, T0, "disable", None),
         (alice, T0 + dt.timedelta(hours=1), None, "cli"),
-        (alice, None, None, None),
+        (alice, None, "from-a-row-without-time", None),
         (admin, T0, None, None),
         (10**6, T0, None, None),  # a user that no longer exists
     ]
@@ -150,14 +150,24 @@ def test_duplicate_rows_are_merged_keeping_every_value(bare: Flask, engine: sa.e
 @pytest.mark.all_databases
 def test_superset_epochs_are_imported(bare: Flask, engine: sa.engine.Engine) -> None:
     alice, admin = user_id(bare), user_id(bare, "admin")
-    at = sa.Column("sessions_invalidated_at", UserSessionEpoch.__table__.c.sessions_invalidated_at.type)
-    rows = [(alice, T0), (alice, T0 + dt.timedelta(days=1)), (admin, None)]
+    epoch_type = UserSessionEpoch.__table__.c.sessions_invalidated_at.type
+    rows = [(alice, T0), (alice, T0 + dt.timedelta(days=1)), (admin, None), (admin, T0), (10**6, T0)]
     legacy_table(
-        engine, "user_attribute", sa.Column("user_id", sa.Integer), at,
+        engine, "user_attribute", sa.Column("user_id", sa.Integer), sa.Column("sessions_invalidated_at", epoch_type),
         rows=[{"user_id": uid, "sessions_invalidated_at": when} for uid, when in rows],
     )
+    # The admin already has an older epoch of ours: it moves forward.
+    legacy_table(
+        engine, "ab_user_session_epoch", sa.Column("user_id", sa.Integer, nullable=False),
+        sa.Column("sessions_invalidated_at", epoch_type),
+        rows=[{"user_id": admin, "sessions_invalidated_at": T0 - dt.timedelta(days=1)}],
+    )
     assert run(bare, "upgrade").exit_code == 0
-    assert epoch_rows(engine) == [(alice, T0 + dt.timedelta(days=1), 1, "superset-import", "migration")]
+    assert sorted(epoch_rows(engine)) == sorted([
+        (alice, T0 + dt.timedelta(days=1), 1, "superset-import", "migration"),
+        (admin, T0, 1, "superset-import", "migration"),
+    ])
+    assert "ab_user_session_epoch_import" not in tables(engine)
 
 
 @pytest.mark.all_databases

@@ -30,6 +30,7 @@ GLOBAL = "ab_session_epoch_global"
 UNIQUE = "uq_ab_user_session_epoch_user_id"
 FOREIGN_KEY = "fk_ab_user_session_epoch_user_id_ab_user"
 MERGE = "ab_user_session_epoch_merge"
+IMPORT = "ab_user_session_epoch_import"
 SCAN_INDEX = "ix_ab_user_session_epoch_user_id_merge"
 ACTOR = "migration"
 
@@ -67,8 +68,9 @@ def upgrade() -> None:
             f"No {USERS} table in this database: run the application's own migrations first"
             " (superset db upgrade, or start the Flask-AppBuilder app once), then this one."
         )
-    if MERGE in tables:  # left behind by an interrupted run
-        op.drop_table(MERGE)
+    for scratch in (MERGE, IMPORT):
+        if scratch in tables:  # left behind by an interrupted run
+            op.drop_table(scratch)
     if EPOCHS in tables:
         _complete_user_table(inspector)
     else:
@@ -221,7 +223,12 @@ def _merge_duplicates(inspector: sa.engine.Inspector) -> None:
         latest = (
             sa.select(source.c[name])
             .where(source.c.user_id == merge.c.user_id, source.c[name].is_not(None))
-            .order_by(source.c.sessions_invalidated_at.desc(), source.c.id.desc())
+            # NULL times last on every database (PostgreSQL sorts them first when descending).
+            .order_by(
+                source.c.sessions_invalidated_at.is_(None),
+                source.c.sessions_invalidated_at.desc(),
+                source.c.id.desc(),
+            )
             .limit(1)
             .scalar_subquery()
         )
@@ -233,41 +240,52 @@ def _merge_duplicates(inspector: sa.engine.Inspector) -> None:
 
 
 def _import_superset_epochs() -> None:
-    """Take over Superset's own ``user_attribute.sessions_invalidated_at``: the latest per user."""
+    """Take over Superset's own ``user_attribute.sessions_invalidated_at``: the latest per user.
+
+    ``user_attribute.user_id`` carries no index in Superset, so the latest time per user is
+    first gathered into a scratch table keyed by user id, in one pass over the table.
+    """
     bind = op.get_bind()
     epochs = _epochs()
     attributes = sa.table("user_attribute", sa.column("user_id", sa.Integer),
                           sa.column("sessions_invalidated_at", _utc_datetime()))
     users = sa.table(USERS, sa.column("id", sa.Integer))
-    latest = (
-        sa.select(sa.func.max(attributes.c.sessions_invalidated_at))
-        .where(attributes.c.user_id == epochs.c.user_id)
+    op.create_table(
+        IMPORT,
+        sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("sessions_invalidated_at", _utc_datetime(), nullable=False),
+    )
+    imported = sa.table(IMPORT, sa.column("user_id", sa.Integer),
+                        sa.column("sessions_invalidated_at", _utc_datetime()))
+    latest_per_user = (
+        sa.select(attributes.c.user_id, sa.func.max(attributes.c.sessions_invalidated_at))
+        .where(
+            attributes.c.sessions_invalidated_at.is_not(None),
+            sa.exists().where(users.c.id == attributes.c.user_id),
+        )
+        .group_by(attributes.c.user_id)
+    )
+    bind.execute(sa.insert(imported).from_select(["user_id", "sessions_invalidated_at"], latest_per_user))
+    later = (
+        sa.select(imported.c.sessions_invalidated_at)
+        .where(imported.c.user_id == epochs.c.user_id)
         .scalar_subquery()
     )
     # MySQL evaluates SET left to right: the generation is bumped after the time moved.
     bind.execute(
         sa.update(epochs)
-        .where(latest > epochs.c.sessions_invalidated_at)
-        .values(sessions_invalidated_at=latest, generation=epochs.c.generation + 1,
+        .where(sa.exists().where(imported.c.user_id == epochs.c.user_id,
+                                 imported.c.sessions_invalidated_at > epochs.c.sessions_invalidated_at))
+        .values(sessions_invalidated_at=later, generation=epochs.c.generation + 1,
                 reason="superset-import", actor=ACTOR)
     )
-    missing = (
-        sa.select(
-            attributes.c.user_id,
-            sa.func.max(attributes.c.sessions_invalidated_at),
-            sa.literal(1),
-            sa.literal("superset-import"),
-            sa.literal(ACTOR),
-        )
-        .where(
-            attributes.c.sessions_invalidated_at.is_not(None),
-            sa.exists().where(users.c.id == attributes.c.user_id),
-            ~sa.exists().where(epochs.c.user_id == attributes.c.user_id),
-        )
-        .group_by(attributes.c.user_id)
-    )
+    missing = sa.select(
+        imported.c.user_id, imported.c.sessions_invalidated_at, sa.literal(1),
+        sa.literal("superset-import"), sa.literal(ACTOR),
+    ).where(~sa.exists().where(epochs.c.user_id == imported.c.user_id))
     columns = ["user_id", "sessions_invalidated_at", "generation", "reason", "actor"]
     bind.execute(sa.insert(epochs).from_select(columns, missing))
+    op.drop_table(IMPORT)
 
 
 def _backfill_disabled_users() -> None:
