@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: virtual environments, real database servers,
-# then pytest on SQLAlchemy 2.x, on SQLAlchemy 1.4 (Superset's pin), and inside a real
-# Superset 6.1.0. Extra arguments go to every pytest run (for example -x or -k NAME).
+# then pytest on SQLAlchemy 2.x, on SQLAlchemy 1.4 (Superset's pin), on Flask-AppBuilder
+# 5.0, and inside a real Superset 6.1.0. Extra arguments go to every pytest run (for
+# example -x or -k NAME).
 #
 #   bash tests/run.sh
 #
@@ -49,6 +50,7 @@ ensure_venv_support
 mkdir -p "$venvs"
 make_venv sqlalchemy2 -c tests/constraints/sqlalchemy2.txt -e ".[test]"
 make_venv sqlalchemy14 -c tests/constraints/sqlalchemy14.txt -e ".[test]"
+make_venv fab50 -c tests/constraints/fab50.txt -e ".[test]"
 if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
     make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools \
         flask-caching pytest
@@ -66,6 +68,8 @@ source "$servers/env"
 run_pytest sqlalchemy2 tests --ignore=tests/superset "$@"
 # The deployment tests (browser, soak) run once, above: they test processes, not ORM versions.
 run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "$@"
+# The oldest Flask-AppBuilder we support (5.0), on SQLAlchemy 2.
+run_pytest fab50 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "$@"
 if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
     run_pytest superset tests/superset "$@"
 fi
