@@ -28,7 +28,7 @@ def server_url(kind: str) -> str:
         message = f"no {kind} server: set {SERVER_URLS[kind]} (bash tests/run.sh starts one)"
         if IN_CI:
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     return url
 
 

@@ -53,7 +53,7 @@ def _unavailable(message: str) -> t.NoReturn:
     """Skip locally; in CI a missing browser is a failure, not a silent skip."""
     if IN_CI:
         pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 @pytest.fixture(scope="session")

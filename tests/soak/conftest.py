@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _unavailable(message: str) -> t.NoReturn:
     if IN_CI:
         pytest.fail(message)
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def _server(variable: str, what: str) -> str:
