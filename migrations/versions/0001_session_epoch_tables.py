@@ -186,7 +186,8 @@ def _merge_duplicates(inspector: sa.engine.Inspector) -> None:
     if not any(i["column_names"][:1] == ["user_id"] for i in inspector.get_indexes(EPOCHS)):
         op.create_index(SCAN_INDEX, EPOCHS, ["user_id"])
     epochs = _epochs()
-    op.create_table(
+    # create_table returns the Table: the statements below use it directly.
+    merge = op.create_table(
         MERGE,
         sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("id", sa.Integer),
@@ -194,15 +195,6 @@ def _merge_duplicates(inspector: sa.engine.Inspector) -> None:
         sa.Column("generation", sa.Integer),
         sa.Column("reason", sa.String(64)),
         sa.Column("actor", sa.String(256)),
-    )
-    merge = sa.table(
-        MERGE,
-        sa.column("user_id", sa.Integer),
-        sa.column("id", sa.Integer),
-        sa.column("sessions_invalidated_at", _utc_datetime()),
-        sa.column("generation", sa.Integer),
-        sa.column("reason", sa.String(64)),
-        sa.column("actor", sa.String(256)),
     )
     duplicated = (
         sa.select(
@@ -250,13 +242,11 @@ def _import_superset_epochs() -> None:
     attributes = sa.table("user_attribute", sa.column("user_id", sa.Integer),
                           sa.column("sessions_invalidated_at", _utc_datetime()))
     users = sa.table(USERS, sa.column("id", sa.Integer))
-    op.create_table(
+    imported = op.create_table(
         IMPORT,
         sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("sessions_invalidated_at", _utc_datetime(), nullable=False),
     )
-    imported = sa.table(IMPORT, sa.column("user_id", sa.Integer),
-                        sa.column("sessions_invalidated_at", _utc_datetime()))
     latest_per_user = (
         sa.select(attributes.c.user_id, sa.func.max(attributes.c.sessions_invalidated_at))
         .where(
