@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import check, store
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
-from .revoke import _security_manager, db_session, invalidate_sessions
+from .revoke import security_manager, db_session, invalidate_sessions
 
 
 class UnknownUserError(LookupError):
@@ -31,7 +31,7 @@ def resolve_user(spec: str) -> t.Any:
     :raises UnknownUserError: if nobody matches.
     :raises AmbiguousUserError: if several users match.
     """
-    sm = _security_manager()
+    sm = security_manager()
     db = db_session(sm)
     model = sm.user_model
     spec = spec.strip()
@@ -60,7 +60,7 @@ def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> None:
 
     Disabling stamps the epoch through the same listener as the admin UI's checkbox.
     """
-    sm = _security_manager()
+    sm = security_manager()
     db = db_session(sm)
     if actor is not None:
         g.session_epoch_actor = actor
@@ -76,7 +76,7 @@ def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> None:
 
 def session_status(user: t.Any) -> dict[str, t.Any]:
     """What an operator wants to know about one user's sessions, JSON-ready."""
-    sm = _security_manager()
+    sm = security_manager()
     db = db_session(sm)
     row = db.execute(select(UserSessionEpoch).where(UserSessionEpoch.user_id == user.id)).scalar_one_or_none()
     everyone = db.get(GlobalSessionEpoch, GLOBAL_ROW_ID)
@@ -112,7 +112,7 @@ def keep_current_session(user_id: int) -> None:
     """Re-stamp this request's cookie session with the user's new generations."""
     if str(session.get("_user_id")) != str(user_id):
         return
-    sm = _security_manager()
+    sm = security_manager()
     state = store.load_state(db_session(sm), sm.user_model, user_id)
     login_at = session.get(check.SESSION_KEY_LOGIN_AT)
     check.stamp_session(session, state, login_at if isinstance(login_at, (int, float)) else None)

@@ -11,7 +11,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from flask_login import current_user
 
 from .accounts import session_status, sign_out_other_sessions
-from .revoke import _security_manager, db_session, invalidate_all_sessions, invalidate_sessions
+from .revoke import security_manager, db_session, invalidate_all_sessions, invalidate_sessions
 from .views import PERMISSION_VIEW
 
 
@@ -25,7 +25,7 @@ class SessionEpochApi(BaseApi):
     openapi_spec_tag = "Session epoch"
 
     def _user(self, user_id: int) -> t.Any:
-        return db_session(_security_manager()).get(_security_manager().user_model, user_id)
+        return db_session(security_manager()).get(security_manager().user_model, user_id)
 
     @expose("/revoke/<int:user_id>", methods=["POST"])
     @protect()

@@ -17,7 +17,7 @@ log = logging.getLogger("flask_session_epoch")
 _MAX_REASON = 64
 
 
-def _security_manager() -> t.Any:
+def security_manager() -> t.Any:
     if "session_epoch" not in current_app.extensions:
         raise RuntimeError(
             "flask-session-epoch is not set up for this app: use SessionEpochSecurityManager"
@@ -79,7 +79,7 @@ def invalidate_sessions(user: t.Any, reason: str = "api", *, actor: str | None =
     :param commit: commit the transaction; pass False to keep it open for more work.
     :raises LookupError: if no such user exists.
     """
-    sm = _security_manager()
+    sm = security_manager()
     user_id = user_id_of(user)
     reason = _check_reason(reason)
     session = db_session(sm)
@@ -98,7 +98,7 @@ def invalidate_all_sessions(reason: str = "revoke-all", *, actor: str | None = N
     :param actor: who did it; defaults to the logged-in user's id, or ``system``.
     :param commit: commit the transaction; pass False to keep it open for more work.
     """
-    sm = _security_manager()
+    sm = security_manager()
     reason = _check_reason(reason)
     session = db_session(sm)
     who = actor or listeners.actor()
