@@ -7,7 +7,7 @@ on a fresh database creates them next to ``ab_user``.
 from __future__ import annotations
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects import mysql
 
 # Naive UTC. MySQL/MariaDB ``DATETIME`` drops fractions unless asked for them.
@@ -56,3 +56,60 @@ class GlobalSessionEpoch(Model):
 
     def __repr__(self) -> str:
         return f"<GlobalSessionEpoch generation={self.generation} at={self.sessions_invalidated_at}>"
+
+
+class OidcSubject(Model):
+    """Which FAB user an OpenID provider's subject logged in as (recorded at each OAuth login).
+
+    Back-channel logout tokens name the subject (``iss`` + ``sub``); this is how it
+    finds the user whose epoch to stamp.
+    """
+
+    __tablename__ = "ab_session_epoch_oidc_subject"
+    __table_args__ = (
+        UniqueConstraint("subject_key", name="uq_ab_session_epoch_oidc_subject_key"),
+        Index("ix_ab_session_epoch_oidc_subject_user_id", "user_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    #: SHA-256 (hex) of issuer and subject: a fixed-length key that any database can index.
+    subject_key = Column(String(64), nullable=False)
+    issuer = Column(String(1024), nullable=False)
+    subject = Column(String(255), nullable=False)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    #: When this subject last logged in (UTC).
+    last_login_at = Column(UtcDateTime, nullable=False)
+
+    def __repr__(self) -> str:
+        return f"<OidcSubject user_id={self.user_id} subject={self.subject!r} issuer={self.issuer!r}>"
+
+
+class OidcEndedSession(Model):
+    """An OpenID provider session (``sid``) that was logged out over the back channel.
+
+    Sessions that logged in under it end on their next request. Rows are kept as
+    long as such a session could still be presented, then pruned.
+    """
+
+    __tablename__ = "ab_session_epoch_oidc_ended_sid"
+    __table_args__ = (Index("ix_ab_session_epoch_oidc_ended_sid_expires_at", "expires_at"),)
+
+    #: SHA-256 (hex) of issuer and ``sid``, as stored in the session at login.
+    sid_key = Column(String(64), primary_key=True)
+    ended_at = Column(UtcDateTime, nullable=False)
+    expires_at = Column(UtcDateTime, nullable=False)
+
+
+class OidcLogoutTokenUse(Model):
+    """A back-channel logout token's ``jti`` that was accepted: never accepted twice.
+
+    Shared by every worker and host through the database; rows are pruned once the
+    token would be refused as expired anyway.
+    """
+
+    __tablename__ = "ab_session_epoch_oidc_jti"
+    __table_args__ = (Index("ix_ab_session_epoch_oidc_jti_expires_at", "expires_at"),)
+
+    #: SHA-256 (hex) of issuer and ``jti``.
+    jti_key = Column(String(64), primary_key=True)
+    expires_at = Column(UtcDateTime, nullable=False)

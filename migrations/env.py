@@ -16,9 +16,16 @@ from alembic import context
 from sqlalchemy import MetaData, create_engine, pool
 
 from flask_session_epoch.migrations import VERSION_TABLE
-from flask_session_epoch.models import GlobalSessionEpoch, UserSessionEpoch
+from flask_session_epoch.models import (
+    GlobalSessionEpoch,
+    OidcEndedSession,
+    OidcLogoutTokenUse,
+    OidcSubject,
+    UserSessionEpoch,
+)
 
-OUR_TABLES = {UserSessionEpoch.__tablename__, GlobalSessionEpoch.__tablename__}
+OUR_MODELS = (UserSessionEpoch, GlobalSessionEpoch, OidcSubject, OidcEndedSession, OidcLogoutTokenUse)
+OUR_TABLES = {model.__tablename__ for model in OUR_MODELS}
 
 config = context.config
 
@@ -27,8 +34,9 @@ def _target_metadata() -> MetaData:
     # Our tables, and ab_user only so their foreign key resolves: _include_object keeps
     # autogenerate away from the host's schema.
     metadata = MetaData()
-    users = UserSessionEpoch.__table__.c.user_id.foreign_keys
-    for table in ({fk.column.table for fk in users} | {UserSessionEpoch.__table__, GlobalSessionEpoch.__table__}):
+    ours = {model.__table__ for model in OUR_MODELS}
+    referenced = {fk.column.table for table in ours for fk in table.foreign_keys}
+    for table in ours | referenced:
         table.to_metadata(metadata)
     return metadata
 

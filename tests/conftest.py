@@ -7,6 +7,7 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 from fabapp import create_app
+from databases import EPOCH_TABLES
 from databases import dispose as _dispose
 from databases import prepare_database
 from flask_session_epoch.migrations import VERSION_TABLE
@@ -43,7 +44,7 @@ def _drop_everything(url: str) -> None:
 
 
 # Tables that migration tests drop or rebuild in another layout.
-RESHAPED = ("ab_user_session_epoch", "ab_session_epoch_global", VERSION_TABLE)
+RESHAPED = (*EPOCH_TABLES, VERSION_TABLE)
 
 
 class Snapshot:

@@ -9,6 +9,15 @@ from fabapp import create_app
 from flask_session_epoch import migrate
 from flask_session_epoch.migrations import VERSION_TABLE
 
+#: Every table our migrations make.
+EPOCH_TABLES = (
+    "ab_user_session_epoch",
+    "ab_session_epoch_global",
+    "ab_session_epoch_oidc_subject",
+    "ab_session_epoch_oidc_ended_sid",
+    "ab_session_epoch_oidc_jti",
+)
+
 
 def dispose(app: Flask) -> None:
     with app.app_context():
@@ -22,7 +31,7 @@ def drop_epoch_tables(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            for table in ("ab_user_session_epoch", "ab_session_epoch_global", VERSION_TABLE):
+            for table in (*EPOCH_TABLES, VERSION_TABLE):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     finally:
         engine.dispose()
