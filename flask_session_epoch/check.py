@@ -29,6 +29,9 @@ if t.TYPE_CHECKING:
 SESSION_KEY_LOGIN_AT = "_login_at"
 #: Session key holding ``[user_generation, global_generation]`` seen at login.
 SESSION_KEY_EPOCH = "_session_epoch"
+#: Session key holding a key for the OpenID provider session it logged in under
+#: (only for providers that send back-channel logouts).
+SESSION_KEY_SID = "_session_epoch_sid"
 #: Flask-Login's keys for the logged-in user, removed when a session ends.
 _FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds")
 
@@ -69,7 +72,14 @@ def login_at_is_sane(value: t.Any) -> bool:
 
 
 def session_is_current(session: SessionMixin, state: EpochState) -> bool:
-    """Whether a session is not older than the user's effective epoch."""
+    """Whether a session is not older than the user's effective epoch.
+
+    A session that logged in under an OpenID provider session is also over once the
+    provider logged that session out; ``state`` must have been read for its key.
+    """
+    sid_key = session.get(SESSION_KEY_SID)
+    if sid_key is not None and (sid_key != state.sid_key or state.sid_ended):
+        return False
     if not state.has_epoch:
         return True
     if parse_generations(session.get(SESSION_KEY_EPOCH)) != state.generations:
@@ -118,7 +128,7 @@ def end_session(session: SessionMixin) -> None:
     Runs inside the user loader, where ``logout_user()`` would re-enter the loader,
     so the keys are removed here directly.
     """
-    for key in (*_FLASK_LOGIN_KEYS, SESSION_KEY_LOGIN_AT, SESSION_KEY_EPOCH):
+    for key in (*_FLASK_LOGIN_KEYS, SESSION_KEY_LOGIN_AT, SESSION_KEY_EPOCH, SESSION_KEY_SID):
         session.pop(key, None)
     # Flask-Login deletes the remember-me cookie when it sees this.
     session["_remember"] = "clear"

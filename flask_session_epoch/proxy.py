@@ -90,7 +90,7 @@ def follow_proxy_identity() -> None:
             return
         previous = session.get("_user_id")
         logout_user()
-        for key in (check.SESSION_KEY_LOGIN_AT, check.SESSION_KEY_EPOCH, SESSION_KEY_PROXY):
+        for key in (check.SESSION_KEY_LOGIN_AT, check.SESSION_KEY_EPOCH, check.SESSION_KEY_SID, SESSION_KEY_PROXY):
             session.pop(key, None)
         log.info("Proxy now asserts %r: dropped the session of user %s", asserted, previous)
     sm = current_app.appbuilder.sm  # type: ignore[attr-defined]

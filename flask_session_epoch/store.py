@@ -15,7 +15,7 @@ import typing as t
 from sqlalchemy import bindparam, case, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
+from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, OidcEndedSession, UserSessionEpoch
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
 
 _U = UserSessionEpoch.__table__
 _G = GlobalSessionEpoch.__table__
+_ENDED_SIDS = OidcEndedSession.__table__
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,10 @@ class EpochState:
     user_at: dt.datetime | None = None
     global_generation: int = 0
     global_at: dt.datetime | None = None
+    #: The provider session key (see :mod:`.oidc`) whose logout was looked up, if any.
+    sid_key: str | None = None
+    #: Whether the provider logged that session out over the back channel.
+    sid_ended: bool = False
 
     @property
     def generations(self) -> tuple[int, int]:
@@ -87,38 +92,52 @@ def _with_epochs(stmt: t.Any, user_model: t.Any, user_id: t.Any) -> t.Any:
     return stmt.select_from(joined).where(user_model.id == user_id)
 
 
-def state_from_row(row: t.Sequence[t.Any]) -> EpochState:
-    """Build an :class:`EpochState` from the last four columns of a row."""
+def state_from_row(row: t.Sequence[t.Any], sid_key: str | None = None) -> EpochState:
+    """Build an :class:`EpochState` from the last four columns of a row (five with a ``sid_key``)."""
     user_gen, user_at, global_gen, global_at = row[-4:]
-    return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at)
+    sid_ended = bool(row[-5]) if sid_key is not None else False
+    return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at, sid_key, sid_ended)
 
+
+# A session that logged in through an OpenID provider asks, in the same statement,
+# whether the provider has since logged that provider session out.
+_SID_ENDED = select(_ENDED_SIDS.c.sid_key).where(_ENDED_SIDS.c.sid_key == bindparam("session_epoch_sid")).exists()
 
 # Built once per user model: constructing the SELECT on every request costs more than
 # running it on SQLite.
-_USER_WITH_STATE: dict[t.Any, t.Any] = {}
+_USER_WITH_STATE: dict[tuple[t.Any, bool], t.Any] = {}
 
 
-def load_user_with_state(session: Session, user_model: t.Any, user_id: int) -> tuple[t.Any, EpochState]:
+def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
+                         sid_key: str | None = None) -> tuple[t.Any, EpochState]:
     """Load a user and their epochs in one statement; ``(None, NO_EPOCH)`` if no such user.
 
     This replaces FAB's ``session.get(User, pk)``, so it adds no round trip.
+
+    :param sid_key: also look up whether this provider session was logged out.
     """
-    stmt = _USER_WITH_STATE.get(user_model)
+    cache_key = (user_model, sid_key is not None)
+    stmt = _USER_WITH_STATE.get(cache_key)
     if stmt is None:
-        stmt = _USER_WITH_STATE[user_model] = _with_epochs(
-            select(user_model, *_STATE_COLUMNS), user_model, bindparam("session_epoch_user_id")
+        columns = (_SID_ENDED, *_STATE_COLUMNS) if sid_key is not None else _STATE_COLUMNS
+        stmt = _USER_WITH_STATE[cache_key] = _with_epochs(
+            select(user_model, *columns), user_model, bindparam("session_epoch_user_id")
         )
-    row = session.execute(stmt, {"session_epoch_user_id": user_id}).first()
+    params: dict[str, t.Any] = {"session_epoch_user_id": user_id}
+    if sid_key is not None:
+        params["session_epoch_sid"] = sid_key
+    row = session.execute(stmt, params).first()
     if row is None:
         return None, NO_EPOCH
-    return row[0], state_from_row(row)
+    return row[0], state_from_row(row, sid_key)
 
 
-def load_state(session: Session, user_model: t.Any, user_id: int) -> EpochState:
+def load_state(session: Session, user_model: t.Any, user_id: int, sid_key: str | None = None) -> EpochState:
     """Read one user's epochs without loading the user (at login and token minting)."""
-    stmt = _with_epochs(select(*_STATE_COLUMNS), user_model, user_id)
-    row = session.execute(stmt).first()
-    return NO_EPOCH if row is None else state_from_row(row)
+    columns = (_SID_ENDED, *_STATE_COLUMNS) if sid_key is not None else _STATE_COLUMNS
+    stmt = _with_epochs(select(*columns), user_model, user_id)
+    row = session.execute(stmt, {"session_epoch_sid": sid_key} if sid_key is not None else {}).first()
+    return NO_EPOCH if row is None else state_from_row(row, sid_key)
 
 
 def load_api_key_state(session: Session, api_key_model: t.Any, lookup_hash: str) -> tuple[t.Any, EpochState]:
