@@ -41,6 +41,16 @@ DEFAULTS: dict[str, t.Any] = {
     "PROXY_EXEMPT_ENDPOINTS": (),
     # Name of the signed cookie that binds a remember-me cookie to the epoch it saw.
     "REMEMBER_COOKIE_NAME": "session_epoch_remember",
+    # Names of OAUTH_PROVIDERS entries (OpenID providers) allowed to POST back-channel
+    # logout tokens to /session_epoch/backchannel-logout/<name>; empty turns it off.
+    "BACKCHANNEL_PROVIDERS": (),
+    # Signing algorithms accepted on logout tokens ("none" never is; HMAC is left out).
+    "BACKCHANNEL_ALGORITHMS": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                               "ES512", "EdDSA"),
+    # Clock skew, in seconds, allowed when checking a logout token's iat and exp.
+    "BACKCHANNEL_LEEWAY": 60,
+    # Logout tokens issued longer ago than this many seconds are refused.
+    "BACKCHANNEL_MAX_AGE": 600,
     # Name of the JWT claim that carries the epoch generations a token was issued under.
     "JWT_CLAIM": "sep",
 }

@@ -15,7 +15,7 @@ from flask_login import user_logged_in
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config, listeners, proxy, remember, signals, store
+from . import backchannel, check, config, listeners, oidc, proxy, remember, signals, store
 from .api import SessionEpochApi
 from .revoke import db_session
 from .views import SessionEpochView, ended_at, with_epoch_actions
@@ -70,11 +70,12 @@ def _init_app(app: Flask, sm: t.Any) -> None:
         if config.get("PROXY_IDENTITY", app) not in ("username", "email"):
             raise RuntimeError('SESSION_EPOCH_PROXY_IDENTITY must be "username" or "email".')
         app.before_request(proxy.follow_proxy_identity)
-    # Templates, and static files such as the fetch helper for single-page apps.
-    app.register_blueprint(
-        Blueprint("session_epoch", __name__, template_folder="templates", static_folder="static",
-                  url_prefix="/session_epoch")
-    )
+    # Templates, static files such as the fetch helper for single-page apps, and the
+    # back-channel logout route when OpenID providers may send logouts.
+    blueprint = Blueprint("session_epoch", __name__, template_folder="templates", static_folder="static",
+                          url_prefix="/session_epoch")
+    backchannel.install(app, blueprint, sm)
+    app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
     if not hasattr(sm.user_model, "session_epoch_ended_at"):
         sm.user_model.session_epoch_ended_at = property(ended_at)
@@ -163,10 +164,12 @@ class SessionEpochMixin:
     def load_user(self, pk: t.Any) -> t.Any:
         """Load an active user by id, reading their epochs in the same statement."""
         user_id = parse_user_id(pk)
+        # Set by the session's user loader: the provider session to look up as well.
+        sid_key = g.pop("session_epoch_sid_key", None)
         if user_id is None:
             return None
         loaded = self._session_epoch_read(
-            user_id, lambda db: store.load_user_with_state(db, self.user_model, user_id)
+            user_id, lambda db: store.load_user_with_state(db, self.user_model, user_id, sid_key)
         )
         if loaded is None:  # FAB's own lookup, without the epochs
             user, state = self.get_user_by_id(user_id), None  # type: ignore[attr-defined]
@@ -177,23 +180,27 @@ class SessionEpochMixin:
             return user
         return None
 
-    def _session_epoch_state(self, user_id: int) -> EpochState | None:
-        """The user's epochs as read in this request; None if they could not be read."""
+    def _session_epoch_state(self, user_id: int, sid_key: str | None = None) -> EpochState | None:
+        """The user's epochs as read in this request; None if they could not be read.
+
+        :param sid_key: the session's provider session, which must have been looked up too.
+        """
         states = _states()
-        if user_id not in states:
+        known = states.get(user_id)
+        if user_id not in states or (sid_key is not None and known is not None and known.sid_key != sid_key):
             # A subclass replaced load_user without calling ours: read the epochs apart.
             states[user_id] = self._session_epoch_read(
-                user_id, lambda db: store.load_state(db, self.user_model, user_id)
+                user_id, lambda db: store.load_state(db, self.user_model, user_id, sid_key)
             )
         return states[user_id]
 
     def _session_epoch_refusal(self, user_id: int, is_current: t.Callable[[EpochState], bool],
-                               via: str) -> str | None:
+                               via: str, sid_key: str | None = None) -> str | None:
         """Why the credentials must be refused (``stale`` / ``check-failed``), or None.
 
         A failing check lets the request through unless ``SESSION_EPOCH_FAIL_CLOSED``.
         """
-        state = self._session_epoch_state(user_id)
+        state = self._session_epoch_state(user_id, sid_key)
         try:
             if state is None:
                 raise RuntimeError("the epoch could not be read")
@@ -217,7 +224,11 @@ class SessionEpochMixin:
 
     def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:
         """Flask-Login's user loader: the user, unless the session predates their epoch."""
+        sid_key = session.get(check.SESSION_KEY_SID)
+        sid_key = sid_key if isinstance(sid_key, str) else None
+        g.session_epoch_sid_key = sid_key
         user = self.load_user(pk)
+        g.pop("session_epoch_sid_key", None)
         if user is None:
             self._session_epoch_end_inactive(pk, partial(check.session_is_current, session), "session")
             return None
@@ -231,7 +242,7 @@ class SessionEpochMixin:
                 return True
             return restoring and remember.restore(user.id, state)
 
-        reason = self._session_epoch_refusal(user.id, is_current, via)
+        reason = self._session_epoch_refusal(user.id, is_current, via, sid_key)
         if reason is None:
             return user
         if check.is_exempt_request():
@@ -316,7 +327,13 @@ class SessionEpochMixin:
         else:
             check.stamp_session(session, state)
         _states()[user.id] = state
+        oidc.on_login(self, user)
         check.forget_ended()
+
+    def set_oauth_session(self, provider: str, oauth_response: t.Any) -> None:
+        """FAB's hook after an OAuth token exchange: also note the ID token's subject and session."""
+        super().set_oauth_session(provider, oauth_response)  # type: ignore[misc]
+        oidc.note_oauth_login(provider, oauth_response)
 
 
 class SessionEpochSecurityManager(SessionEpochMixin, SecurityManager):

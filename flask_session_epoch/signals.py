@@ -18,3 +18,9 @@ sessions_invalidated = _signals.signal("sessions-invalidated")
 #: the app. Keyword arguments: ``user_id``, ``via`` (``"session"``, ``"remember"``,
 #: ``"jwt"`` or ``"api-key"``) and ``reason`` (``"stale"`` or ``"check-failed"``).
 session_rejected = _signals.signal("session-rejected")
+
+#: Sent after an OpenID provider's back-channel logout was carried out. Sender: the
+#: app. Keyword arguments: ``provider`` (its OAUTH_PROVIDERS name), ``subject`` and
+#: ``sid`` (as in the logout token, either may be None) and ``user_id`` (None when no
+#: user is known for the subject).
+backchannel_logout = _signals.signal("backchannel-logout")

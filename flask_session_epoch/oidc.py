@@ -1,0 +1,166 @@
+"""OpenID Connect logins: which user a provider's subject is, which provider session a session is.
+
+At an OAuth login through a provider named in ``SESSION_EPOCH_BACKCHANNEL_PROVIDERS``
+the ID token's ``iss`` and ``sub`` are recorded against the FAB user the login
+ended in, and a key for its ``sid`` goes into the session. Back-channel logout
+(:mod:`.backchannel`) reads both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import typing as t
+
+import jwt
+from flask import g, session
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from . import config, store
+from .check import SESSION_KEY_SID
+from .models import OidcEndedSession, OidcLogoutTokenUse, OidcSubject
+from .revoke import db_session
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlalchemy.engine import Connection
+
+log = logging.getLogger("flask_session_epoch")
+
+# OpenID Connect caps ``sub`` at 255 ASCII characters. ``sid`` and ``jti`` have no cap
+# (some providers encrypt their session key into ``sid``) and are only stored hashed.
+_CLAIM_LIMITS = {"sub": 255, "iss": 1024}
+_DEFAULT_LIMIT = 4096
+
+
+def claim_limit(name: str) -> int:
+    """The longest value we accept for an identifying claim (``sub``, ``sid``, ``jti``, ``iss``)."""
+    return _CLAIM_LIMITS.get(name, _DEFAULT_LIMIT)
+
+_SUBJECTS = OidcSubject.__table__
+_ENDED = OidcEndedSession.__table__
+_USED = OidcLogoutTokenUse.__table__
+
+
+def key_of(issuer: str, value: str) -> str:
+    """A fixed-length key for a provider's ``sub``, ``sid`` or ``jti``: the same value
+    from two providers never collides."""
+    return hashlib.sha256(f"{issuer}\0{value}".encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderLogin:
+    """What an ID token said about the login under way."""
+
+    issuer: str
+    subject: str
+    sid: str | None
+
+
+def _id_token_claims(response: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
+    userinfo = response.get("userinfo")
+    if isinstance(userinfo, t.Mapping) and "iss" in userinfo and "sub" in userinfo:
+        return userinfo  # Authlib verified the ID token (signature, nonce) to make these
+    id_token = response.get("id_token")
+    if not isinstance(id_token, str):
+        return None
+    try:
+        # Came straight from the token endpoint over TLS, which OpenID Connect Core
+        # (3.1.3.7) accepts in place of checking the signature.
+        claims = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _claim(claims: t.Mapping[str, t.Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and 0 < len(value) <= claim_limit(name) else None
+
+
+def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
+    """Keep the ID token's issuer, subject and session for the login that follows.
+
+    Called from the security manager's ``set_oauth_session``; the user is not known yet.
+    """
+    g.pop("session_epoch_provider_login", None)
+    if provider not in config.get("BACKCHANNEL_PROVIDERS"):
+        return
+    claims = _id_token_claims(response)
+    issuer = _claim(claims, "iss") if claims else None
+    subject = _claim(claims, "sub") if claims else None
+    if claims is None or issuer is None or subject is None:
+        log.warning(
+            "OAuth login through %s returned no usable ID token (is 'openid' in its scope?):"
+            " back-channel logout cannot reach this session", provider,
+        )
+        return
+    g.session_epoch_provider_login = ProviderLogin(issuer, subject, _claim(claims, "sid"))
+
+
+def on_login(sm: t.Any, user: t.Any) -> None:
+    """At a login: remember its provider session in the session, and who its subject is."""
+    session.pop(SESSION_KEY_SID, None)
+    login: ProviderLogin | None = g.pop("session_epoch_provider_login", None)
+    if login is None:
+        return
+    if login.sid is not None:
+        session[SESSION_KEY_SID] = key_of(login.issuer, login.sid)
+    db = db_session(sm)
+    try:
+        record_subject(db.connection(), login, user.id, store.utcnow())
+        db.commit()
+    except SQLAlchemyError:
+        # The login goes on; only a subject-wide logout from the provider will miss it.
+        log.error("Could not record the OpenID subject of user %s", user.id, exc_info=True)
+        db.rollback()
+
+
+def record_subject(connection: Connection, login: ProviderLogin, user_id: int, at: dt.datetime) -> None:
+    """Point the provider's subject at ``user_id``: insert, or move it (the user may have changed)."""
+    subject_key = key_of(login.issuer, login.subject)
+    values = {"user_id": user_id, "last_login_at": at}
+    row = {"subject_key": subject_key, "issuer": login.issuer, "subject": login.subject, **values}
+    _update_or_insert(connection, _SUBJECTS.c.subject_key == subject_key, values, row)
+
+
+def _update_or_insert(connection: Connection, where: t.Any, values: dict[str, t.Any], row: dict[str, t.Any]) -> None:
+    """Update the row matching ``where``, or insert ``row``; safe when two workers race."""
+    table = where.left.table
+    change = update(table).where(where).values(**values)
+    if connection.execute(change).rowcount:
+        return
+    try:
+        with connection.begin_nested():
+            connection.execute(table.insert().values(**row))
+    except IntegrityError:  # another worker inserted it first
+        connection.execute(change)
+
+
+def user_of_subject(connection: Connection, issuer: str, subject: str) -> int | None:
+    """The user a provider's subject last logged in as, or None."""
+    stmt = select(_SUBJECTS.c.user_id).where(_SUBJECTS.c.subject_key == key_of(issuer, subject))
+    return connection.execute(stmt).scalar()
+
+
+def use_jti(connection: Connection, jti_key: str, until: dt.datetime) -> None:
+    """Record a logout token as used.
+
+    :raises IntegrityError: if it was used before (by any worker or host).
+    """
+    connection.execute(_USED.insert().values(jti_key=jti_key, expires_at=until))
+
+
+def end_provider_session(connection: Connection, sid_key: str, at: dt.datetime, until: dt.datetime) -> None:
+    """Mark a provider session as logged out; sessions carrying its key end on their next request."""
+    row = {"sid_key": sid_key, "ended_at": at, "expires_at": until}
+    _update_or_insert(connection, _ENDED.c.sid_key == sid_key, {"expires_at": until}, row)
+
+
+def prune(connection: Connection, now: dt.datetime) -> None:
+    """Forget used tokens and ended provider sessions that can no longer be presented."""
+    connection.execute(delete(_USED).where(_USED.c.expires_at < now))
+    connection.execute(delete(_ENDED).where(_ENDED.c.expires_at < now))
