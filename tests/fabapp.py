@@ -10,6 +10,8 @@ from flask_appbuilder.api import BaseApi
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_appbuilder.security.decorators import protect
 
+from flask_session_epoch import SessionEpochSecurityManager
+
 ADMIN = ("admin", "admin-pass-1")
 ALICE = ("alice", "alice-pass-1")
 
@@ -36,8 +38,25 @@ class PingApi(BaseApi):
         return self.response(200, user=g.user.username)
 
 
-def create_app(database_uri: str, *, extension: bool = True, **config: t.Any) -> Flask:
-    """Build an app on ``database_uri`` with an admin and a regular user."""
+class OAuthSecurityManager(SessionEpochSecurityManager):
+    """For apps that log in through the test OpenID provider: who the ID token says."""
+
+    def get_oauth_user_info(self, provider: str, resp: dict[str, t.Any]) -> dict[str, t.Any]:
+        info = resp["userinfo"]
+        return {
+            "username": info["preferred_username"],
+            "email": info.get("email", ""),
+            "first_name": info.get("given_name", ""),
+            "last_name": info.get("family_name", ""),
+        }
+
+
+def create_app(database_uri: str, *, extension: bool = True, setup: t.Callable[[Flask], None] | None = None,
+               **config: t.Any) -> Flask:
+    """Build an app on ``database_uri`` with an admin and a regular user.
+
+    :param setup: runs before Flask-AppBuilder is set up (as Superset sets up CSRF first).
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="test-secret-key-that-is-long-enough-for-hs256",
@@ -57,6 +76,8 @@ def create_app(database_uri: str, *, extension: bool = True, **config: t.Any) ->
     def health() -> t.Any:
         return jsonify(status="ok")
 
+    if setup is not None:
+        setup(app)
     db = SQLA()
     with app.app_context():
         db.init_app(app)

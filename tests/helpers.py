@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from fabapp import ALICE
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_appbuilder.const import AUTH_OAUTH
+
+CLIENT_ID = "fab-app"
+CLIENT_SECRET = "client-secret-long-enough-for-hs256-0123456789"
 
 
 def login(client: FlaskClient, credentials: tuple[str, str] = ALICE) -> None:
@@ -40,3 +46,19 @@ def is_logged_in(client: FlaskClient) -> bool:
         return True
     assert response.status_code == 302 and "/login/" in response.headers["Location"], response
     return False
+
+
+def oauth_config(metadata_url: str, **extra: t.Any) -> dict[str, t.Any]:
+    """An app that logs in through one OpenID provider, named ``idp``, which may send logouts."""
+    remote_app = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "server_metadata_url": metadata_url,
+        "client_kwargs": {"scope": "openid email profile"},
+    }
+    config = {
+        "AUTH_TYPE": AUTH_OAUTH,
+        "OAUTH_PROVIDERS": [{"name": "idp", "icon": "fa-key", "token_key": "access_token", "remote_app": remote_app}],
+        "SESSION_EPOCH_BACKCHANNEL_PROVIDERS": ["idp"],
+    }
+    return {**config, **extra}
