@@ -1,0 +1,1 @@
+"""A real OpenID Connect provider (idpyoidc) that tests run on loopback."""
