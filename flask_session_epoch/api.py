@@ -121,6 +121,27 @@ class SessionEpochApi(BaseApi):
         sign_out_other_sessions(user)
         return self.response(200, message="other sessions ended")
 
+    @expose("/check", methods=["GET"])
+    @safe
+    def check(self) -> t.Any:
+        """Whether the caller's session or token is still good (for open tabs that poll).
+        ---
+        get:
+          summary: Check that the calling session or token is still signed in.
+          description: An ended session answers 401 with the header X-Session-Ended.
+          responses:
+            200:
+              description: Still signed in.
+            401:
+              $ref: '#/components/responses/401'
+        """
+        user = self._caller()
+        if user is None:
+            return self.response_401()
+        response = self.response(200, signed_in=True)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @staticmethod
     def _caller() -> t.Any:
         # Self-service needs no permission, only an authenticated caller: cookie or JWT.

@@ -88,6 +88,30 @@ def test_signout_others_needs_a_caller(app: Flask) -> None:
     assert app.test_client().post(f"{BASE}/signout_others").status_code == 401
 
 
+def test_check_answers_200_while_signed_in(app: Flask, client: FlaskClient) -> None:
+    login(client)
+    response = client.get(f"{BASE}/check")
+    assert response.status_code == 200 and response.get_json()["signed_in"] is True
+    assert response.headers["Cache-Control"] == "no-store"
+    token = bearer(api_login(app.test_client())["access_token"])
+    assert app.test_client().get(f"{BASE}/check", headers=token).status_code == 200
+
+
+def test_check_tells_an_open_tab_its_session_ended(app: Flask, client: FlaskClient) -> None:
+    login(client)
+    app.test_client().post(f"{BASE}/revoke/{user_id(app)}", headers=admin_token(app))
+
+    response = client.get(f"{BASE}/check")
+
+    assert response.status_code == 401 and response.headers[ENDED_HEADER] == "1"
+    assert response.get_json()["session_ended"] is True
+
+
+def test_check_without_a_session_is_a_plain_401(app: Flask) -> None:
+    response = app.test_client().get(f"{BASE}/check")
+    assert response.status_code == 401 and ENDED_HEADER not in response.headers
+
+
 @pytest.mark.config(FAB_API_SWAGGER_UI=True)
 @pytest.mark.filterwarnings("ignore::UserWarning")  # apispec warns about FAB's own security schemas
 def test_endpoints_are_in_the_openapi_spec(app: Flask) -> None:

@@ -9,6 +9,11 @@
  * other call made meanwhile are held, so no "request failed" error flashes up while the
  * page goes away. A second marked 401 within 10 seconds of such a reload is passed on
  * unchanged, so a misconfigured page can never reload in a loop.
+ *
+ * A tab that sends no requests of its own can ask the server now and then, and each time
+ * it is shown again:
+ *   <script src="/session_epoch/static/fetch.js" data-check-every="60"></script>
+ * (seconds; each check is one GET /api/v1/session_epoch/check, skipped while hidden).
  */
 (function () {
   "use strict";
@@ -60,4 +65,18 @@
 
   sessionEpochFetch.sessionEpochWrapped = true;
   window.fetch = sessionEpochFetch;
+
+  var script = document.currentScript;
+  var every = script ? Number(script.getAttribute("data-check-every")) : 0;
+  if (every > 0) {
+    var checkUrl = script.getAttribute("data-check-url") || "/api/v1/session_epoch/check";
+    var check = function () {
+      if (document.visibilityState === "visible") {
+        // Our wrapper reloads the page if the answer is a marked 401.
+        window.fetch(checkUrl, { credentials: "same-origin", cache: "no-store" }).catch(function () {});
+      }
+    };
+    window.setInterval(check, Math.max(every, 5) * 1000);
+    document.addEventListener("visibilitychange", check);
+  }
 })();

@@ -242,3 +242,26 @@ def test_spa_helper_reloads_once_to_login_without_error(
     errors = [text for text in statuses if text.startswith("error")]
     assert not errors, f"the page showed {errors} before it went away; every status: {statuses}"
     assert statuses == ["idle", "calling", "ok", "calling"]
+
+
+def test_idle_tab_that_checks_learns_its_session_ended(
+    open_page: t.Callable[[str], Page],
+    screenshot: Screenshots,
+    playwright_driver: Playwright,
+    live_server: LiveServer,
+) -> None:
+    # /spa/?check=5 sets data-check-every="5" on the helper's script tag.
+    user = open_page("user")
+    sign_in(user, *DEMO)
+    checks: list[int] = []
+    user.on("response", lambda r: checks.append(r.status) if "/session_epoch/check" in r.url else None)
+    user.goto("/spa/?check=5")
+    screenshot(user, "idle-tab-open")
+
+    revoke_through_api(playwright_driver, live_server, "demo")
+
+    # Nobody touches the tab: its own check finds out and sends it to the login page.
+    expect(user).to_have_url(LOGIN_URL, timeout=20_000)
+    expect(user.get_by_text(ENDED)).to_be_visible()
+    screenshot(user, "idle-tab-sent-to-login")
+    assert checks and checks[-1] == 401
