@@ -10,11 +10,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import pytest
 import requests
-from flask import Flask
-from flask_appbuilder import AppBuilder
-from flask_appbuilder.const import AUTH_OAUTH
-from flask_appbuilder.models.sqla.base import SQLA
-from flask_appbuilder.security.sqla.manager import SecurityManager
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -281,67 +276,3 @@ def test_other_signing_algs_sign_every_token(alg: str, receiver: Receiver) -> No
 def test_unknown_signing_alg_is_refused() -> None:
     with pytest.raises(ValueError, match="signing_alg"):
         OpenIDProvider(CLIENT_ID, SECRET, [CALLBACK], signing_alg="HS256")
-
-
-class OidcSecurityManager(SecurityManager):
-    def oauth_user_info(self, provider: str, response: dict[str, t.Any]) -> dict[str, t.Any]:
-        # Authlib puts the verified ID token claims in response["userinfo"].
-        info = response["userinfo"]
-        return {
-            "username": info["preferred_username"],
-            "email": info["email"],
-            "first_name": info.get("given_name", ""),
-            "last_name": info.get("family_name", ""),
-        }
-
-
-def fab_oauth_app(op: OpenIDProvider, database_uri: str) -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="test-secret-key-that-is-long-enough-for-hs256",
-        SQLALCHEMY_DATABASE_URI=database_uri,
-        TESTING=True,
-        AUTH_TYPE=AUTH_OAUTH,
-        AUTH_USER_REGISTRATION=True,
-        AUTH_USER_REGISTRATION_ROLE="Public",
-        OAUTH_PROVIDERS=[
-            {
-                "name": "idp",
-                "icon": "fa-key",
-                "token_key": "access_token",
-                "remote_app": {
-                    "client_id": CLIENT_ID,
-                    "client_secret": SECRET,
-                    "server_metadata_url": op.metadata_url,
-                    "client_kwargs": {"scope": "openid email profile"},
-                },
-            }
-        ],
-    )
-    with app.app_context():
-        db = SQLA()
-        db.init_app(app)
-        AppBuilder(security_manager_class=OidcSecurityManager).init_app(app, db.session)
-    return app
-
-
-# FAB signs its own OAuth state with a 30-character HS256 key, which PyJWT warns about.
-@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-def test_fab_oauth_login_through_the_provider(op: OpenIDProvider, tmp_path: t.Any) -> None:
-    app = fab_oauth_app(op, f"sqlite:///{tmp_path / 'app.db'}")
-    client = app.test_client()
-    to_op = client.get("/login/idp")
-    assert to_op.headers["Location"].startswith(metadata(op)["authorization_endpoint"])
-    to_rp = requests.get(to_op.headers["Location"], allow_redirects=False, timeout=5)
-    callback = urlsplit(to_rp.headers["Location"])
-    assert f"{callback.scheme}://{callback.netloc}{callback.path}" == CALLBACK
-    done = client.get(f"{callback.path}?{callback.query}")
-    assert done.status_code == 302
-    assert "/login" not in done.headers["Location"]
-    with client.session_transaction() as session:
-        assert session["_user_id"]
-    with app.app_context():
-        user = app.appbuilder.sm.find_user(username="alice")
-        assert (user.email, user.first_name) == ("alice@example.org", "Alice")
-    [session_at_op] = op.sessions("alice")
-    assert not session_at_op.revoked
