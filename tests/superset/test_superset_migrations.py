@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from alembic.script import ScriptDirectory
 from conftest import SUPERSET_CLI, copy_db, run_superset, superset_env
+
+from flask_session_epoch.migrations import SCRIPT_LOCATION
 
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     import superset.app  # noqa: F401 - in CI a missing Superset is an error, not a skip
@@ -18,7 +21,14 @@ else:
 
 pytestmark = pytest.mark.superset
 
-OURS = ("ab_user_session_epoch", "ab_session_epoch_global")
+HEAD = ScriptDirectory(SCRIPT_LOCATION).get_current_head()
+OURS = (
+    "ab_user_session_epoch",
+    "ab_session_epoch_global",
+    "ab_session_epoch_oidc_subject",
+    "ab_session_epoch_oidc_ended_sid",
+    "ab_session_epoch_oidc_jti",
+)
 
 
 def query(db_path: Path, sql: str) -> list[tuple]:
@@ -59,7 +69,7 @@ def test_superset_alembic_version_is_untouched(deployment: tuple[Path, dict[str,
     current = subprocess.run(
         [*SUPERSET_CLI, "session-epoch", "db", "current"], env=env, capture_output=True, text=True, timeout=300
     )
-    assert current.returncode == 0 and "0001_session_epoch" in current.stdout
+    assert current.returncode == 0 and HEAD in current.stdout.split()
 
     run_superset("session-epoch", "db", "downgrade", "base", env=env)
     assert not set(OURS) & tables(db_path)
