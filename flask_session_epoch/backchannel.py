@@ -113,6 +113,11 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
         return
     if isinstance(names, str):
         raise RuntimeError("SESSION_EPOCH_BACKCHANNEL_PROVIDERS must be a list of OAUTH_PROVIDERS names.")
+    if not jwt.algorithms.has_crypto:
+        raise RuntimeError(
+            "Back-channel logout checks RSA and EC signatures, which needs the cryptography package:"
+            ' pip install "flask-session-epoch[oidc]".'
+        )
     remotes = getattr(sm, "oauth_remotes", None) or {}
     providers = {}
     for name in names:

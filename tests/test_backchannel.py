@@ -372,5 +372,10 @@ def test_provider_without_discovery_fails_at_start(make_app: t.Callable[..., Fla
         make_app(**config)
 
 
+def test_provider_names_must_be_a_list(make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
+    with pytest.raises(RuntimeError, match="must be a list"):
+        make_app(**oauth_config(keys.metadata_url, SESSION_EPOCH_BACKCHANNEL_PROVIDERS="idp"))
+
+
 def test_without_providers_there_is_no_endpoint(client: FlaskClient) -> None:
     assert client.post("/session_epoch/backchannel-logout/idp").status_code == 404
