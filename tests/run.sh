@@ -52,7 +52,7 @@ make_venv sqlalchemy2 -c tests/constraints/sqlalchemy2.txt -e ".[test]"
 make_venv sqlalchemy14 -c tests/constraints/sqlalchemy14.txt -e ".[test]"
 make_venv fab50 -c tests/constraints/fab50.txt -e ".[test]"
 if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
-    make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools \
+    make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools Authlib idpyoidc \
         flask-caching pytest
     "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
 fi
