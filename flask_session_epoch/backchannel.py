@@ -90,7 +90,10 @@ class Provider:
     def signing_key(self, kid: str | None) -> jwt.PyJWK:
         """The provider's public key with this ``kid``; an unknown one refetches the JWKS once."""
         client = self._jwks_client()
-        for refresh in (False, True):
+        cache = client.jwk_set_cache
+        # A set that is fetched now is fresh already: fetching it again would not help.
+        rounds = (False, True) if cache is not None and cache.get() is not None else (False,)
+        for refresh in rounds:
             try:
                 keys = [key for key in client.get_jwk_set(refresh).keys if key.public_key_use in ("sig", None)]
             except jwt.PyJWKClientError as exc:

@@ -164,6 +164,16 @@ def test_unknown_kid_is_refused_after_one_refetch(idp_app: Flask, idp: FlaskClie
     assert keys.jwks_fetches == 2
 
 
+def test_unknown_kid_on_a_fresh_start_fetches_the_keys_once(idp_app: Flask, idp: FlaskClient,
+                                                             keys: KeyServer) -> None:
+    unpublished = keys.add_key(publish=False)
+
+    response = post(idp, keys.sign(keys.claims(CLIENT_ID), kid=unpublished))
+
+    assert_refused(response, idp_app, "key the provider does not publish")
+    assert keys.jwks_fetches == 1
+
+
 def test_unreachable_provider_is_a_400_not_a_500(make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
     app = make_app(**oauth_config("http://127.0.0.1:9/.well-known/openid-configuration"))
     response = post(app.test_client(), keys.sign(keys.claims(CLIENT_ID)))
