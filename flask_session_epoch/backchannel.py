@@ -18,7 +18,7 @@ import typing as t
 
 import jwt
 from flask import current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from . import config, listeners, oidc, signals, store
 from .revoke import db_session, security_manager
@@ -43,6 +43,8 @@ _MAX_TOKEN_LENGTH = 16 * 1024
 _JWKS_LIFESPAN_SECONDS = 300
 _HTTP_TIMEOUT_SECONDS = 10
 _EXTENSION_KEY = "session_epoch_backchannel"
+# How often a logout is tried when the database gives up on its transaction.
+_ATTEMPTS = 3
 
 
 class LogoutTokenError(Exception):
@@ -286,29 +288,61 @@ def logout(provider: str) -> Response:
 def _apply(provider: str, token: LogoutToken) -> int | None:
     """Record the token as used and end what it names, in one transaction.
 
+    A transaction that the database gave up on (a deadlock, a lock timeout, SQLite's
+    "database is locked") is tried again: it wrote nothing, and the provider may never
+    send this logout again.
+
     :returns: the user whose sessions ended, when known.
     :raises LogoutTokenError: if the token was used before.
     """
     session = db_session(security_manager())
-    now = store.utcnow()
-    try:
-        connection = session.connection()
-        oidc.prune(connection, now)
+    for attempt in range(1, _ATTEMPTS + 1):
         try:
-            oidc.use_jti(connection, oidc.key_of(token.issuer, token.jti), token.usable_until)
-        except IntegrityError:
-            raise LogoutTokenError("the logout token was already used") from None
-        user_id = oidc.user_of_subject(connection, token.issuer, token.subject) if token.subject else None
-        if token.sid is not None:
-            # Only the sessions of that provider session end, as the spec asks even with a sub.
-            lifetime = current_app.permanent_session_lifetime
-            oidc.end_provider_session(connection, oidc.key_of(token.issuer, token.sid), now, now + lifetime)
-        elif user_id is not None:
-            actor = f"idp:{provider}"
-            store.stamp_user(connection, user_id, now, "idp-logout", actor)
-            listeners.queue_signal(session, user_id=user_id, reason="idp-logout", actor=actor, at=now)
-        session.commit()
-    except (LogoutTokenError, SQLAlchemyError):
-        session.rollback()
-        raise
+            user_id = _apply_once(session, provider, token)
+        except OperationalError:
+            session.rollback()
+            if attempt == _ATTEMPTS:
+                raise
+            log.warning("Back-channel logout from %s hit a transient database error; trying again", provider)
+            time.sleep(0.05 * attempt)
+        except (LogoutTokenError, SQLAlchemyError):
+            session.rollback()
+            raise
+        else:
+            break
+    _prune(session)
     return user_id
+
+
+def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None:
+    now = store.utcnow()
+    connection = session.connection()
+    try:
+        oidc.use_jti(connection, oidc.key_of(token.issuer, token.jti), token.usable_until)
+    except IntegrityError:
+        raise LogoutTokenError("the logout token was already used") from None
+    user_id = oidc.user_of_subject(connection, token.issuer, token.subject) if token.subject else None
+    if token.sid is not None:
+        # Only the sessions of that provider session end, as the spec asks even with a sub.
+        lifetime = current_app.permanent_session_lifetime
+        oidc.end_provider_session(connection, oidc.key_of(token.issuer, token.sid), now, now + lifetime)
+    elif user_id is not None:
+        actor = f"idp:{provider}"
+        store.stamp_user(connection, user_id, now, "idp-logout", actor)
+        listeners.queue_signal(session, user_id=user_id, reason="idp-logout", actor=actor, at=now)
+    session.commit()
+    return t.cast("int | None", user_id)
+
+
+def _prune(session: t.Any) -> None:
+    """Forget records that can no longer matter, in a transaction of its own.
+
+    Apart from the logout's: on MySQL/MariaDB a range DELETE next to the logout's inserts
+    would let two concurrent logouts deadlock. A failure here only postpones the clean-up.
+    """
+    try:
+        oidc.prune(session.connection(), store.utcnow())
+        session.commit()
+    except SQLAlchemyError:
+        log.warning("Could not prune back-channel logout records; will try again next time", exc_info=True)
+        session.rollback()

@@ -15,8 +15,8 @@ import typing as t
 
 import jwt
 from flask import g, session
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import config, store
 from .check import SESSION_KEY_SID
@@ -122,22 +122,10 @@ def on_login(sm: t.Any, user: t.Any) -> None:
 def record_subject(connection: Connection, login: ProviderLogin, user_id: int, at: dt.datetime) -> None:
     """Point the provider's subject at ``user_id``: insert, or move it (the user may have changed)."""
     subject_key = key_of(login.issuer, login.subject)
-    values = {"user_id": user_id, "last_login_at": at}
-    row = {"subject_key": subject_key, "issuer": login.issuer, "subject": login.subject, **values}
-    _update_or_insert(connection, _SUBJECTS.c.subject_key == subject_key, values, row)
-
-
-def _update_or_insert(connection: Connection, where: t.Any, values: dict[str, t.Any], row: dict[str, t.Any]) -> None:
-    """Update the row matching ``where``, or insert ``row``; safe when two workers race."""
-    table = where.left.table
-    change = update(table).where(where).values(**values)
-    if connection.execute(change).rowcount:
-        return
-    try:
-        with connection.begin_nested():
-            connection.execute(table.insert().values(**row))
-    except IntegrityError:  # another worker inserted it first
-        connection.execute(change)
+    row = {"subject_key": subject_key, "issuer": login.issuer, "subject": login.subject, "user_id": user_id,
+           "last_login_at": at}
+    store.upsert(connection, _SUBJECTS, "subject_key", row,
+                 lambda new: {"user_id": new.user_id, "last_login_at": new.last_login_at})
 
 
 def user_of_subject(connection: Connection, issuer: str, subject: str) -> int | None:
@@ -157,7 +145,7 @@ def use_jti(connection: Connection, jti_key: str, until: dt.datetime) -> None:
 def end_provider_session(connection: Connection, sid_key: str, at: dt.datetime, until: dt.datetime) -> None:
     """Mark a provider session as logged out; sessions carrying its key end on their next request."""
     row = {"sid_key": sid_key, "ended_at": at, "expires_at": until}
-    _update_or_insert(connection, _ENDED.c.sid_key == sid_key, {"expires_at": until}, row)
+    store.upsert(connection, _ENDED, "sid_key", row, lambda new: {"expires_at": new.expires_at})
 
 
 def prune(connection: Connection, now: dt.datetime) -> None:

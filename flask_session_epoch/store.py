@@ -157,79 +157,78 @@ def _forward(column: t.Any, candidate: t.Any) -> t.Any:
     return case((column > candidate, column), else_=candidate)
 
 
-def _upsert(connection: Connection, table: t.Any, key: str, key_value: int, values: dict[str, t.Any]) -> None:
-    """Insert the row, or bump its generation and move its time forward, atomically."""
+def upsert(connection: Connection, table: t.Any, key: str, row: dict[str, t.Any],
+           changes: t.Callable[[t.Any], dict[str, t.Any]]) -> None:
+    """Insert ``row``, or change the row that has the same ``key``, in one atomic statement.
+
+    A single statement, not UPDATE-then-INSERT, because on MySQL/MariaDB two of those
+    for different keys lock the same index gap and deadlock each other.
+
+    :param changes: given the proposed row's values (as SQL expressions), the columns to
+        set on the existing row; they may refer to its current values through ``table.c``.
+    """
     dialect = connection.dialect.name
-    row = {key: key_value, "generation": 1, **values}
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
 
-        connection.execute(_on_conflict_bump(pg_insert(table).values(**row), table, key))
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        connection.execute(_on_conflict_bump(sqlite_insert(table).values(**row), table, key))
+        insert: t.Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt: t.Any = insert(table).values(**row)
+        connection.execute(stmt.on_conflict_do_update(index_elements=[table.c[key]], set_=changes(stmt.excluded)))
     elif dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
         stmt = mysql_insert(table).values(**row)
-        connection.execute(
-            stmt.on_duplicate_key_update(
-                generation=table.c.generation + 1,
-                sessions_invalidated_at=_forward(
-                    table.c.sessions_invalidated_at, stmt.inserted.sessions_invalidated_at
-                ),
-                reason=stmt.inserted.reason,
-                actor=stmt.inserted.actor,
-            )
-        )
+        # A list keeps the order: MySQL applies the assignments left to right.
+        connection.execute(stmt.on_duplicate_key_update(list(changes(stmt.inserted).items())))
     else:
-        _portable_upsert(connection, table, key, key_value, row)
+        _portable_upsert(connection, table, key, row, changes)
 
 
-def _on_conflict_bump(stmt: t.Any, table: t.Any, key: str) -> t.Any:
-    # PostgreSQL and SQLite share the ON CONFLICT ... DO UPDATE form.
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c[key]],
-        set_={
-            "generation": table.c.generation + 1,
-            "sessions_invalidated_at": _forward(
-                table.c.sessions_invalidated_at, stmt.excluded.sessions_invalidated_at
-            ),
-            "reason": stmt.excluded.reason,
-            "actor": stmt.excluded.actor,
-        },
-    )
-
-
-def _portable_upsert(connection: Connection, table: t.Any, key: str, key_value: int, row: dict[str, t.Any]) -> None:
+def _portable_upsert(connection: Connection, table: t.Any, key: str, row: dict[str, t.Any],
+                     changes: t.Callable[[t.Any], dict[str, t.Any]]) -> None:
     # Other dialects: UPDATE first; INSERT in a savepoint; a lost insert race retries the UPDATE.
-    bump = (
-        update(table)
-        .where(table.c[key] == key_value)
-        .values(
-            generation=table.c.generation + 1,
-            sessions_invalidated_at=_forward(table.c.sessions_invalidated_at, row["sessions_invalidated_at"]),
-            reason=row["reason"],
-            actor=row["actor"],
-        )
-    )
-    if connection.execute(bump).rowcount:
+    change = update(table).where(table.c[key] == row[key]).values(changes(_Literals(row)))
+    if connection.execute(change).rowcount:
         return
     try:
         with connection.begin_nested():
             connection.execute(table.insert().values(**row))
     except IntegrityError:
-        connection.execute(bump)
+        connection.execute(change)
+
+
+class _Literals:
+    """The proposed row's values by attribute, as ``excluded`` / ``inserted`` give them in SQL."""
+
+    def __init__(self, row: dict[str, t.Any]) -> None:
+        self.__dict__.update(row)
+
+
+def _bump(table: t.Any) -> t.Callable[[t.Any], dict[str, t.Any]]:
+    """What a stamp changes: one more generation, the time moved forward only, the new audit."""
+    def changes(new: t.Any) -> dict[str, t.Any]:
+        return {
+            "generation": table.c.generation + 1,
+            "sessions_invalidated_at": _forward(table.c.sessions_invalidated_at, new.sessions_invalidated_at),
+            "reason": new.reason,
+            "actor": new.actor,
+        }
+
+    return changes
+
+
+def _stamp(connection: Connection, table: t.Any, key: str, key_value: int, values: dict[str, t.Any]) -> None:
+    """Insert the row, or bump its generation and move its time forward, atomically."""
+    upsert(connection, table, key, {key: key_value, "generation": 1, **values}, _bump(table))
 
 
 def stamp_user(connection: Connection, user_id: int, at: dt.datetime, reason: str, actor: str) -> None:
     """Stamp one user's epoch inside the caller's transaction."""
     values = {"sessions_invalidated_at": at, "reason": reason, "actor": actor}
-    _upsert(connection, _U, "user_id", user_id, values)
+    _stamp(connection, _U, "user_id", user_id, values)
 
 
 def stamp_global(connection: Connection, at: dt.datetime, reason: str, actor: str) -> None:
     """Stamp the global epoch inside the caller's transaction: O(1), whatever the user count."""
     values = {"sessions_invalidated_at": at, "reason": reason, "actor": actor}
-    _upsert(connection, _G, "id", GLOBAL_ROW_ID, values)
+    _stamp(connection, _G, "id", GLOBAL_ROW_ID, values)

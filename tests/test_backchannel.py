@@ -7,6 +7,7 @@ real OpenID provider.
 
 from __future__ import annotations
 
+import threading
 import time
 import typing as t
 
@@ -134,6 +135,60 @@ def test_token_without_exp_is_accepted_while_fresh(idp: FlaskClient, keys: KeySe
 def test_elliptic_curve_keys_are_accepted(idp: FlaskClient, keys: KeyServer) -> None:
     kid = keys.add_key("EC")
     assert post(idp, keys.sign(keys.claims(CLIENT_ID), kid=kid, algorithm="ES256")).status_code == 200
+
+
+@pytest.mark.all_databases
+def test_concurrent_logouts_all_succeed(idp_app: Flask, make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
+    # Two apps on one database stand for two workers; a provider logging many users out
+    # at once sends its tokens in parallel.
+    apps = [idp_app, make_app(**oauth_config(keys.metadata_url))]
+    tokens = [keys.sign(keys.claims(CLIENT_ID, sub=None, sid=f"burst-{n}")) for n in range(16)]
+    for app in apps:  # each worker has fetched the provider's keys before the burst
+        assert post(app.test_client(), keys.sign(keys.claims(CLIENT_ID, sub="warm-up"))).status_code == 200
+    barrier = threading.Barrier(len(tokens))
+    statuses: list[int] = []
+
+    def send(n: int) -> None:
+        client = apps[n % 2].test_client()
+        barrier.wait()
+        statuses.append(post(client, tokens[n]).status_code)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(tokens))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * len(tokens)
+    assert len(ended_sids(idp_app)) == len(tokens)
+
+
+def test_transient_database_error_is_retried(idp_app: Flask, idp: FlaskClient, keys: KeyServer,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    real_use_jti = oidc.use_jti
+    calls: list[str] = []
+
+    def deadlock_once(connection: t.Any, jti_key: str, until: t.Any) -> None:
+        calls.append(jti_key)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("INSERT ...", {}, Exception("Deadlock found when trying to get lock"))
+        real_use_jti(connection, jti_key, until)
+
+    monkeypatch.setattr(oidc, "use_jti", deadlock_once)
+
+    assert post(idp, keys.sign(keys.claims(CLIENT_ID, sid="retried"))).status_code == 200
+    assert len(calls) == 2 and ended_sids(idp_app) == [oidc.key_of(keys.issuer, "retried")]
+
+
+def test_missing_tables_answer_400_not_500(idp_app: Flask, idp: FlaskClient, keys: KeyServer) -> None:
+    # An operator who has not run migration 0002 yet.
+    with idp_app.app_context():
+        db = db_session(idp_app.appbuilder.sm)
+        db.execute(sa.text("DROP TABLE ab_session_epoch_oidc_jti"))
+        db.commit()
+    response = post(idp, keys.sign(keys.claims(CLIENT_ID)))
+    assert response.status_code == 400
+    assert response.get_json()["error_description"] == "the logout could not be carried out"
 
 
 # -- the provider's keys: cached, refetched once for an unknown kid ---------------------

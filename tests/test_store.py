@@ -94,7 +94,7 @@ def test_portable_upsert_matches_native(app: Flask, engine: sa.engine.Engine) ->
     table = UserSessionEpoch.__table__
     row = {"user_id": uid, "generation": 1, "sessions_invalidated_at": store.utcnow(), "reason": "x", "actor": "y"}
     with engine.begin() as conn:
-        store._portable_upsert(conn, table, "user_id", uid, row)
-        store._portable_upsert(conn, table, "user_id", uid, row)
+        store._portable_upsert(conn, table, "user_id", row, store._bump(table))
+        store._portable_upsert(conn, table, "user_id", row, store._bump(table))
     (stored,) = rows(engine, table)
     assert stored.generation == 2
