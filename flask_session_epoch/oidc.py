@@ -36,9 +36,12 @@ _CLAIM_LIMITS = {"sub": 255, "iss": 1024}
 _DEFAULT_LIMIT = 4096
 
 
-def claim_limit(name: str) -> int:
-    """The longest value we accept for an identifying claim (``sub``, ``sid``, ``jti``, ``iss``)."""
-    return _CLAIM_LIMITS.get(name, _DEFAULT_LIMIT)
+def claim(claims: t.Mapping[str, t.Any], name: str) -> str | None:
+    """An identifying claim (``iss``, ``sub``, ``sid``, ``jti``) if it is a usable string, else None."""
+    value = claims.get(name)
+    limit = _CLAIM_LIMITS.get(name, _DEFAULT_LIMIT)
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
 
 _SUBJECTS = OidcSubject.__table__
 _ENDED = OidcEndedSession.__table__
@@ -76,11 +79,6 @@ def _id_token_claims(response: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] |
     return claims if isinstance(claims, dict) else None
 
 
-def _claim(claims: t.Mapping[str, t.Any], name: str) -> str | None:
-    value = claims.get(name)
-    return value if isinstance(value, str) and 0 < len(value) <= claim_limit(name) else None
-
-
 def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
     """Keep the ID token's issuer, subject and session for the login that follows.
 
@@ -90,15 +88,15 @@ def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
     if provider not in config.get("BACKCHANNEL_PROVIDERS"):
         return
     claims = _id_token_claims(response)
-    issuer = _claim(claims, "iss") if claims else None
-    subject = _claim(claims, "sub") if claims else None
+    issuer = claim(claims, "iss") if claims else None
+    subject = claim(claims, "sub") if claims else None
     if claims is None or issuer is None or subject is None:
         log.warning(
             "OAuth login through %s returned no usable ID token (is 'openid' in its scope?):"
             " back-channel logout cannot reach this session", provider,
         )
         return
-    g.session_epoch_provider_login = ProviderLogin(issuer, subject, _claim(claims, "sid"))
+    g.session_epoch_provider_login = ProviderLogin(issuer, subject, claim(claims, "sid"))
 
 
 def on_login(sm: t.Any, user: t.Any) -> None:

@@ -103,6 +103,15 @@ def state_from_row(row: t.Sequence[t.Any], sid_key: str | None = None) -> EpochS
 # whether the provider has since logged that provider session out.
 _SID_ENDED = select(_ENDED_SIDS.c.sid_key).where(_ENDED_SIDS.c.sid_key == bindparam("session_epoch_sid")).exists()
 
+def _state_columns(sid_key: str | None) -> tuple[t.Any, ...]:
+    """The columns :func:`state_from_row` reads: the epochs, after the sid lookup if there is one."""
+    return (_SID_ENDED, *_STATE_COLUMNS) if sid_key is not None else _STATE_COLUMNS
+
+
+def _sid_params(sid_key: str | None) -> dict[str, str]:
+    return {} if sid_key is None else {"session_epoch_sid": sid_key}
+
+
 # Built once per user model: constructing the SELECT on every request costs more than
 # running it on SQLite.
 _USER_WITH_STATE: dict[tuple[t.Any, bool], t.Any] = {}
@@ -119,14 +128,10 @@ def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
     cache_key = (user_model, sid_key is not None)
     stmt = _USER_WITH_STATE.get(cache_key)
     if stmt is None:
-        columns = (_SID_ENDED, *_STATE_COLUMNS) if sid_key is not None else _STATE_COLUMNS
         stmt = _USER_WITH_STATE[cache_key] = _with_epochs(
-            select(user_model, *columns), user_model, bindparam("session_epoch_user_id")
+            select(user_model, *_state_columns(sid_key)), user_model, bindparam("session_epoch_user_id")
         )
-    params: dict[str, t.Any] = {"session_epoch_user_id": user_id}
-    if sid_key is not None:
-        params["session_epoch_sid"] = sid_key
-    row = session.execute(stmt, params).first()
+    row = session.execute(stmt, {"session_epoch_user_id": user_id, **_sid_params(sid_key)}).first()
     if row is None:
         return None, NO_EPOCH
     return row[0], state_from_row(row, sid_key)
@@ -134,9 +139,8 @@ def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
 
 def load_state(session: Session, user_model: t.Any, user_id: int, sid_key: str | None = None) -> EpochState:
     """Read one user's epochs without loading the user (at login and token minting)."""
-    columns = (_SID_ENDED, *_STATE_COLUMNS) if sid_key is not None else _STATE_COLUMNS
-    stmt = _with_epochs(select(*columns), user_model, user_id)
-    row = session.execute(stmt, {"session_epoch_sid": sid_key} if sid_key is not None else {}).first()
+    stmt = _with_epochs(select(*_state_columns(sid_key)), user_model, user_id)
+    row = session.execute(stmt, _sid_params(sid_key)).first()
     return NO_EPOCH if row is None else state_from_row(row, sid_key)
 
 
