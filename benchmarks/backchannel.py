@@ -11,11 +11,14 @@ validates the token, records its ``jti`` and writes in one transaction::
     python benchmarks/backchannel.py --database-url postgresql+psycopg2://...  # an empty database
 
 Needs the ``test`` extra. A server database is set up afresh (its tables are dropped).
+It starts no process (the key server is a thread); the SQLite directory is removed at
+the end, Ctrl-C and SIGTERM included.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
+from _processes import guarded  # noqa: E402  (benchmarks/_processes.py)
 from databases import dispose, prepare_database  # noqa: E402
 from fabapp import ALICE, create_app  # noqa: E402
 from helpers import CLIENT_ID, oauth_config  # noqa: E402
@@ -88,9 +92,13 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a new SQLite file")
     parser.add_argument("--tokens", type=int, default=300, help="tokens per kind (default 300)")
     args = parser.parse_args()
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/app.db"
-    measure(url, args.tokens)
+    scratch = None if args.database_url else tempfile.mkdtemp(prefix="fse-backchannel-")
+    try:
+        measure(args.database_url or f"sqlite:///{scratch}/app.db", args.tokens)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))

@@ -15,7 +15,9 @@ timed into the result. See ``benchmarks/README.rst``::
     python benchmarks/migrate_scale.py --url postgresql+psycopg2://user:pw@host/fse_bench
 
 A server URL names a database that must not exist yet: it is created, and dropped at
-the end unless ``--keep`` is given.
+the end unless ``--keep`` is given. The upgrade's interpreter runs in a process group of
+its own and is stopped on every way out, Ctrl-C and SIGTERM included, before the
+database is dropped.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+from _processes import guarded, start, stop  # benchmarks/_processes.py
 
 from flask_session_epoch.migrations import VERSION_TABLE
 
@@ -330,11 +332,14 @@ def run_upgrade(url: sa.engine.URL) -> Run:
         env = {**os.environ, "FSE_BENCH_URL": url.render_as_string(hide_password=False)}
         started = time.perf_counter()
         with open(log, "w") as stderr:
-            child = subprocess.Popen([sys.executable, "-c", CHILD, str(report)], env=env, stderr=stderr)
-            # wait4 gives this child's own rusage, not the maximum over all children so far.
-            _, status, usage = os.wait4(child.pid, 0)
+            child = start([sys.executable, "-c", CHILD, str(report)], env=env, stderr=stderr)
+            try:
+                # wait4 gives this child's own rusage, not the maximum over all children so far.
+                _, status, usage = os.wait4(child.pid, 0)
+                child.returncode = os.waitstatus_to_exitcode(status)
+            finally:
+                stop(child)  # an interrupted wait: the child's group is stopped, then reaped
         wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             raise SystemExit(f"The upgrade failed (exit {child.returncode}):\n{log.read_text()}")
         data = json.loads(report.read_text())
@@ -532,4 +537,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

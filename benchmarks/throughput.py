@@ -12,15 +12,20 @@ Then it times ``invalidate_all_sessions()`` on databases of 10,000 and 1,000,000
 
     python benchmarks/throughput.py                 # everything
     python benchmarks/throughput.py --rounds 3 --seconds 5 --revoke-users 10000
+
+Each gunicorn, wrk and helper interpreter runs in a process group of its own, and the
+whole group is stopped on every way out: the normal end, an error, Ctrl-C, SIGTERM. A
+gunicorn that does not answer within ``--startup-timeout`` seconds ends the script with
+a one-line error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -32,6 +37,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from _processes import exited, guarded, run, start, stop  # benchmarks/_processes.py
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -54,27 +60,50 @@ def run_env(data: Path, extension: bool) -> dict[str, str]:
 
 
 class Server:
-    """The example app under gunicorn with two workers, on 127.0.0.1."""
+    """The example app under gunicorn with two workers, on 127.0.0.1, in its own process group."""
 
-    def __init__(self, data: Path, extension: bool) -> None:
+    def __init__(self, data: Path, name: str, extension: bool) -> None:
+        self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.log = data / f"gunicorn-{self.port}.log"
         gunicorn = Path(sys.executable).with_name("gunicorn")
         env = {**run_env(data, extension), "DEMO_SETUP": "0"}
-        self.process = subprocess.Popen(
-            [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
-             "demo_app:create_app()"],
-            cwd=EXAMPLES, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        with open(self.log, "wb") as log:
+            self.process = start(
+                [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                 "demo_app:create_app()"],
+                cwd=EXAMPLES, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )
+
+    def wait_ready(self, timeout: float) -> None:
+        """Ask for ``/health`` until any answer below 500 comes, or end the script at ``timeout`` s.
+
+        gunicorn accepts connections before a worker has imported the app, so for a while
+        a request can hang or be refused: any requests error means "not yet".
+        """
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while True:
+            if exited(self.process):
+                raise SystemExit(f"gunicorn ({self.name}) exited before answering: {self.last_log_line()}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SystemExit(f"gunicorn ({self.name}) did not answer {self.base}/health within {timeout:g} s"
+                                 f" (last: {last})")
             try:
-                if requests.get(self.base + "/health", timeout=2).status_code < 500:
+                status = requests.get(self.base + "/health", timeout=min(5.0, max(left, 0.5))).status_code
+            except requests.RequestException as error:
+                last = type(error).__name__
+            else:
+                if status < 500:
                     return
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        self.stop()
-        raise SystemExit(f"gunicorn did not start on port {self.port}")
+                last = f"HTTP {status}"
+            time.sleep(min(0.3, max(deadline - time.monotonic(), 0)))
+
+    def last_log_line(self) -> str:
+        lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
+        return lines[-1] if lines else "nothing in its log"
 
     def cookie(self) -> str:
         client = requests.Session()
@@ -93,18 +122,12 @@ class Server:
         return str(token)
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """SIGTERM to gunicorn's whole group (master and workers), SIGKILL if still there after 10 s."""
+        stop(self.process)
 
 
 def wrk(url: str, header: str, seconds: int) -> float:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", header, url],
-        capture_output=True, text=True, timeout=seconds + 30, check=True,
-    ).stdout
+    out = run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", header, url], f"wrk {url}", timeout=seconds + 30)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non_2xx:
         raise SystemExit(f"{url}: {non_2xx.group(1)} failed responses under load:\n{out}")
@@ -141,22 +164,25 @@ for name, call in (("cookie HTML /demo/", lambda: client.get("/demo/")),
 print(json.dumps(counts))
 """
     env = {**run_env(data, extension), "DEMO_SETUP": "0"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=EXAMPLES, env=env, capture_output=True, text=True,
-                         timeout=120)
-    if out.returncode:
-        raise SystemExit(out.stderr[-3000:])
-    import json
-
-    return t.cast(dict[str, int], json.loads(out.stdout.strip().splitlines()[-1]))
+    out = run([sys.executable, "-c", code], "counting SQL statements", timeout=120, cwd=EXAMPLES, env=env)
+    return t.cast(dict[str, int], json.loads(out.strip().splitlines()[-1]))
 
 
-def throughput(rounds: int, seconds: int) -> None:
+def init_demo(data: Path) -> None:
+    """Tables, permissions and the demo users, once, before several workers start."""
+    run([sys.executable, "demo_app.py", "init"], "demo_app.py init", timeout=120, cwd=EXAMPLES,
+        env=run_env(data, True))
+
+
+def throughput(rounds: int, seconds: int, startup_timeout: float) -> None:
     data = Path(tempfile.mkdtemp(prefix="fse-throughput-"))
     try:
-        subprocess.run([sys.executable, "demo_app.py", "init"], cwd=EXAMPLES, env=run_env(data, True),
-                       check=True, capture_output=True, timeout=120)
-        servers = {"A plain FAB": Server(data, False), "B with extension": Server(data, True)}
+        init_demo(data)
+        servers: dict[str, Server] = {}
         try:
+            for name, extension in (("A plain FAB", False), ("B with extension", True)):
+                servers[name] = Server(data, name, extension)
+                servers[name].wait_ready(startup_timeout)
             headers = {
                 name: {"cookie": f"Cookie: {server.cookie()}", "jwt": f"Authorization: Bearer {server.jwt()}"}
                 for name, server in servers.items()
@@ -222,14 +248,11 @@ print(f"{total:>9} users: revoke-all median {statistics.median(all_times) * 1000
 """
     data = Path(tempfile.mkdtemp(prefix="fse-revoke-"))
     try:
-        subprocess.run([sys.executable, "demo_app.py", "init"], cwd=EXAMPLES, env=run_env(data, True),
-                       check=True, capture_output=True, timeout=120)
+        init_demo(data)
         env = {**run_env(data, True), "DEMO_SETUP": "0"}
-        out = subprocess.run([sys.executable, "-c", code, str(users)], cwd=EXAMPLES, env=env,
-                             capture_output=True, text=True, timeout=1800)
-        if out.returncode:
-            raise SystemExit(out.stderr[-3000:])
-        print(out.stdout.strip())
+        out = run([sys.executable, "-c", code, str(users)], f"revocation timing ({users} users)", timeout=1800,
+                  cwd=EXAMPLES, env=env)
+        print(out.strip())
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -240,16 +263,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per run (default 8)")
     parser.add_argument("--revoke-users", type=int, nargs="*", default=[10_000, 1_000_000],
                         help="database sizes for the revocation timings")
+    parser.add_argument("--startup-timeout", type=float, default=60,
+                        help="seconds a gunicorn may take to answer its first request (default 60)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     print(f"flask-session-epoch throughput benchmark, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
           f" SQLAlchemy {sa.__version__}, SQLite")
-    throughput(args.rounds, args.seconds)
+    throughput(args.rounds, args.seconds, args.startup_timeout)
     print("\nRevocations (SQLite):")
     for users in args.revoke_users:
         revoke_timing(users)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(main))
