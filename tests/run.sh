@@ -1,27 +1,77 @@
 #!/usr/bin/env bash
-# The whole test suite, set-up included: virtual environments, real database servers,
-# then pytest on SQLAlchemy 2.x, on SQLAlchemy 1.4 (Superset's pin), on Flask-AppBuilder
-# 5.0, and inside a real Superset 6.1.0. Extra arguments go to every pytest run (for
-# example -x or -k NAME).
+# The whole test suite, set-up included: virtual environments, lint, type and packaging
+# checks, real database servers, then pytest on SQLAlchemy 2.x, on SQLAlchemy 1.4
+# (Superset's pin), on Flask-AppBuilder 5.0, and inside a real Superset 6.1.0. Extra
+# arguments go to every pytest run (for example -x or -k NAME).
 #
 #   bash tests/run.sh
 #
+# It runs in stages; each is announced when it starts and timed when it ends, and a
+# table of all of them closes the run, before the "N passed, N failed, N skipped" line:
+#
+#   venv-sqlalchemy2    the SQLAlchemy 2 environment (it also has ruff, mypy and build)
+#   ruff                ruff check . (rules: pyproject.toml); any finding fails it
+#   mypy                the package and its migrations, as installed (setup.cfg [mypy])
+#   wheel               build the sdist and the wheel; fail on a packaging warning or a
+#                       runtime file the wheel lacks (tests/tools/check_wheel.py)
+#   venv-sqlalchemy14, venv-fab50, venv-superset    the other environments
+#   browser             Debian's Chromium for the browser tests
+#   servers             PostgreSQL, MariaDB and Redis on 127.0.0.1
+#   pytest-sqlalchemy2, pytest-sqlalchemy14, pytest-fab50, pytest-superset
+#
+# A failing ruff, mypy, wheel or pytest stage makes the exit status non-zero and the run
+# goes on; a failing set-up stage (venv-*, browser, servers) ends the run, and so does
+# Ctrl-C. Quiet stages print a "still running" line every minute.
+#
+# Kept under artifacts/ (git-ignored): junit/<env>.xml, pytest's report of each
+# environment; dist/, the sdist, the wheel and build.log; screenshots/ of the browser tests.
+#
 # SESSION_EPOCH_VENVS   where the environments live (default: .venv-test/ in the repo)
 # SESSION_EPOCH_SKIP_SUPERSET=1   leave out the (slow) Superset environment locally
+# SESSION_EPOCH_STAGES  run only these stages, by name or glob, e.g. "ruff mypy wheel" or
+#                       "venv-sqlalchemy2 servers pytest-sqlalchemy2"; the stages they
+#                       need (an environment, the servers) must have run before
+# SESSION_EPOCH_HEARTBEAT   seconds between "still running" lines (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 venvs=${SESSION_EPOCH_VENVS:-$root/.venv-test}
-reports=$(mktemp -d)
+junit=$root/artifacts/junit
+heartbeat_every=${SESSION_EPOCH_HEARTBEAT:-60}
+pytest_args=("$@")
 servers=$(mktemp -d)
 chmod 755 "$servers"
 
-say() { printf '\n== %s\n' "$*" >&2; }
+say() { printf '\n== %s\n' "$*"; }
+
+# --- the stages ------------------------------------------------------------------------
+
+stages=(venv-sqlalchemy2 ruff mypy wheel venv-sqlalchemy14 venv-fab50)
+superset=1
+[ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ] || superset=0
+[ $superset = 0 ] || stages+=(venv-superset)
+stages+=(browser servers pytest-sqlalchemy2 pytest-sqlalchemy14 pytest-fab50)
+[ $superset = 0 ] || stages+=(pytest-superset)
+
+stage_title() {
+    case $1 in
+        venv-*) echo "install the ${1#venv-} environment" ;;
+        ruff) echo "ruff (lint)" ;;
+        mypy) echo "mypy (types of the package and its migrations)" ;;
+        wheel) echo "build and check the wheel" ;;
+        browser) echo "install Chromium for the browser tests" ;;
+        servers) echo "start the database servers" ;;
+        pytest-*) echo "pytest in ${1#pytest-}" ;;
+    esac
+}
+
+# A failed set-up stage ends the run: what follows needs it.
+setup_stage() { case $1 in venv-* | browser | servers) return 0 ;; *) return 1 ;; esac; }
 
 ensure_venv_support() {
     python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null && return
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "installing python3-venv"
+        echo "installing python3-venv" >&2
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     fi
 }
@@ -30,55 +80,197 @@ ensure_venv_support() {
 make_venv() {
     local name=$1; shift
     local dir=$venvs/$name
+    ensure_venv_support
+    mkdir -p "$venvs"
     [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
-    say "installing the $name environment"
     "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
 }
 
-# run_pytest NAME ARGS...: one pytest run, its results kept for the summary.
-status=0
-run_pytest() {
-    local name=$1; shift
-    say "pytest in $name"
-    "$venvs/$name/bin/python" -m pytest -p no:cacheprovider --junitxml="$reports/$name.xml" "$@" || status=1
+# need ENV PROGRAM: a stage that uses an environment which an earlier stage installs.
+need() {
+    [ -x "$venvs/$1/bin/$2" ] && return
+    echo "$venvs/$1/bin/$2 is missing: run the venv-$1 stage first" >&2
+    return 1
 }
 
-cleanup() { bash tests/servers.sh stop "$servers"; rm -rf "$servers" "$reports"; }
+run_mypy() {
+    need sqlalchemy2 mypy
+    # mypy checks the package as it is installed, migrations/ as flask_session_epoch.migrations
+    # (setup.cfg's package_dir), so the Alembic scripts are checked and the package's imports
+    # of them typed. A folder of symlinks gives it that layout; its messages name the files
+    # in the source tree again.
+    local view=$root/.mypy_cache/layout f
+    rm -rf "$view"
+    mkdir -p "$view/flask_session_epoch"
+    for f in "$root"/flask_session_epoch/*; do
+        [ "${f##*/}" = __pycache__ ] || ln -s "$f" "$view/flask_session_epoch/"
+    done
+    [ -e "$view/flask_session_epoch/migrations" ] || ln -s "$root/migrations" "$view/flask_session_epoch/migrations"
+    (cd "$view" && "$venvs/sqlalchemy2/bin/mypy" --config-file "$root/setup.cfg" --cache-dir "$root/.mypy_cache" \
+        -p flask_session_epoch) | sed -e 's#^flask_session_epoch/migrations/#migrations/#'
+}
+
+# run_pytest NAME ARGS...: one pytest run, its JUnit report kept in artifacts/junit/NAME.xml.
+run_pytest() {
+    local name=$1; shift
+    need "$name" python
+    mkdir -p "$junit"
+    rm -f "$junit/$name.xml"
+    "$venvs/$name/bin/python" -m pytest -p no:cacheprovider --junitxml="$junit/$name.xml" "$@"
+}
+
+# What each stage does; it runs in a subshell with `set -e`.
+stage_body() {
+    case $1 in
+        venv-sqlalchemy2 | venv-sqlalchemy14 | venv-fab50)
+            make_venv "${1#venv-}" -c "tests/constraints/${1#venv-}.txt" -e ".[test]" ;;
+        venv-superset)
+            make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools Authlib \
+                idpyoidc flask-caching pytest
+            "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
+        ruff)
+            need sqlalchemy2 ruff
+            "$venvs/sqlalchemy2/bin/ruff" check --output-format concise . ;;
+        mypy) run_mypy ;;
+        wheel)
+            need sqlalchemy2 python
+            "$venvs/sqlalchemy2/bin/python" tests/tools/check_wheel.py --outdir "$root/artifacts/dist" ;;
+        browser) bash tests/e2e/install-browser.sh ;;
+        servers) bash tests/servers.sh start "$servers" ;;
+        pytest-sqlalchemy2)
+            run_pytest sqlalchemy2 tests --ignore=tests/superset "${pytest_args[@]}" ;;
+        # The deployment tests (browser, soak) run once, above: they test processes, not ORM versions.
+        pytest-sqlalchemy14)
+            run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak \
+                "${pytest_args[@]}" ;;
+        # The oldest Flask-AppBuilder we support (5.0), on SQLAlchemy 2.
+        pytest-fab50)
+            run_pytest fab50 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "${pytest_args[@]}" ;;
+        pytest-superset) run_pytest superset tests/superset "${pytest_args[@]}" ;;
+        *) echo "no stage $1" >&2; return 2 ;;
+    esac
+}
+
+# --- timing and the heartbeat ----------------------------------------------------------
+
+now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
+seconds() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# A line every $heartbeat_every seconds while a stage that prints little runs. Its sleep
+# holds no output of ours, so a sleep cut short by heartbeat_stop keeps no log open.
+heartbeat=
+heartbeat_start() {
+    local label=$1 started=$2 parent=$$
+    (
+        while kill -0 "$parent" 2>/dev/null; do
+            sleep "$heartbeat_every" </dev/null >/dev/null 2>&1 || exit 0
+            printf '   ... %s: still running after %d s\n' "$label" $((($(now_ms) - started) / 1000))
+        done
+    ) &
+    heartbeat=$!
+}
+heartbeat_stop() {
+    [ -n "$heartbeat" ] || return 0
+    kill "$heartbeat" 2>/dev/null || true
+    wait "$heartbeat" 2>/dev/null || true
+    heartbeat=
+}
+
+cleanup() {
+    heartbeat_stop
+    bash tests/servers.sh stop "$servers"
+    rm -rf "$servers"
+}
 trap cleanup EXIT
 
-ensure_venv_support
-mkdir -p "$venvs"
-make_venv sqlalchemy2 -c tests/constraints/sqlalchemy2.txt -e ".[test]"
-make_venv sqlalchemy14 -c tests/constraints/sqlalchemy14.txt -e ".[test]"
-make_venv fab50 -c tests/constraints/fab50.txt -e ".[test]"
-if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
-    make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools Authlib idpyoidc \
-        flask-caching pytest
-    "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+# --- which stages ----------------------------------------------------------------------
+
+plan=()
+if [ -n "${SESSION_EPOCH_STAGES:-}" ]; then
+    read -r -a wanted <<<"${SESSION_EPOCH_STAGES//,/ }"
+    for pattern in "${wanted[@]}"; do
+        found=0
+        # shellcheck disable=SC2053  # the pattern is a glob on purpose
+        for id in "${stages[@]}"; do [[ $id == $pattern ]] && found=1; done
+        if [ $found = 0 ]; then
+            echo "run.sh: SESSION_EPOCH_STAGES: no stage '$pattern'; the stages: ${stages[*]}" >&2
+            exit 2
+        fi
+    done
+    for id in "${stages[@]}"; do
+        # shellcheck disable=SC2053
+        for pattern in "${wanted[@]}"; do [[ $id == $pattern ]] && { plan+=("$id"); break; }; done
+    done
+else
+    plan=("${stages[@]}")
 fi
 
-say "installing Chromium for the browser tests"
-bash tests/e2e/install-browser.sh
+# --- the run ---------------------------------------------------------------------------
 
-say "starting database servers"
-bash tests/servers.sh start "$servers"
-# shellcheck disable=SC1091
-source "$servers/env"
+say "the stages: ${plan[*]}"
+status=0
+stopped=0
+interrupted=0
+trap 'interrupted=1' INT
+results=()
+took=()
+reports=()
+run_started=$(now_ms)
+for i in "${!plan[@]}"; do
+    id=${plan[$i]}
+    if [ $stopped = 1 ]; then
+        results[i]="not run"; took[i]=0
+        continue
+    fi
+    label="[stage $((i + 1))/${#plan[@]}] $(stage_title "$id")"
+    say "$label ..."
+    started=$(now_ms)
+    [[ $id == pytest-* ]] || heartbeat_start "$label" "$started"
+    set +e
+    (set -e; stage_body "$id")
+    rc=$?
+    set -e
+    heartbeat_stop
+    took[i]=$(($(now_ms) - started))
+    [[ $id != pytest-* ]] || [ ! -f "$junit/${id#pytest-}.xml" ] || reports+=("$junit/${id#pytest-}.xml")
+    # Ctrl-C reached the stage's programs too, whatever status they ended with.
+    if [ $interrupted = 1 ]; then
+        results[i]=interrupted
+        status=1
+        stopped=1
+        say "$label ... interrupted after $(seconds "${took[i]}") s: the stages after it do not run"
+    elif [ $rc = 0 ]; then
+        results[i]=ok
+        say "$label ... done in $(seconds "${took[i]}") s"
+        # shellcheck disable=SC1091
+        [ "$id" != servers ] || source "$servers/env"
+    else
+        results[i]="FAILED ($rc)"
+        status=1
+        say "$label ... FAILED (exit $rc) after $(seconds "${took[i]}") s"
+        if setup_stage "$id"; then
+            say "a set-up stage failed: the stages after it do not run"
+            stopped=1
+        fi
+    fi
+done
+total=$(($(now_ms) - run_started))
 
-run_pytest sqlalchemy2 tests --ignore=tests/superset "$@"
-# The deployment tests (browser, soak) run once, above: they test processes, not ORM versions.
-run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "$@"
-# The oldest Flask-AppBuilder we support (5.0), on SQLAlchemy 2.
-run_pytest fab50 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "$@"
-if [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ]; then
-    run_pytest superset tests/superset "$@"
-fi
+say "stage durations"
+for i in "${!plan[@]}"; do
+    if [ "${results[$i]}" = "not run" ]; then shown=-; else shown="$(seconds "${took[$i]}") s"; fi
+    printf '%3d  %-24s %-14s %11s\n' $((i + 1)) "${plan[$i]}" "${results[$i]}" "$shown"
+done
+printf '     %-24s %-14s %9s s (%d min %02d s)\n' total "$([ $status = 0 ] && echo ok || echo FAILED)" \
+    "$(seconds "$total")" $((total / 60000)) $((total / 1000 % 60))
+[ ${#reports[@]} = 0 ] || echo "JUnit reports: ${reports[*]#"$root/"}"
 
-# One closing line for all runs together.
-python3 - "$reports" <<'PY'
-import pathlib, sys, xml.etree.ElementTree as ET
+# One closing line for all pytest runs together.
+if [ ${#reports[@]} -gt 0 ]; then
+    python3 - "${reports[@]}" <<'PY'
+import sys, xml.etree.ElementTree as ET
 totals = dict(tests=0, failures=0, errors=0, skipped=0)
-for report in sorted(pathlib.Path(sys.argv[1]).glob("*.xml")):
+for report in sys.argv[1:]:
     for suite in ET.parse(report).getroot().iter("testsuite"):
         for key in totals:
             totals[key] += int(suite.get(key, 0))
@@ -86,4 +278,5 @@ failed = totals["failures"] + totals["errors"]
 passed = totals["tests"] - failed - totals["skipped"]
 print(f"{passed} passed, {failed} failed, {totals['skipped']} skipped")
 PY
+fi
 exit $status
