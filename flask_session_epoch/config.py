@@ -1,7 +1,16 @@
-"""Configuration keys, their defaults, and the one accessor that reads them."""
+"""Configuration keys: their defaults, their types, and the one accessor that reads them.
+
+Every ``SESSION_EPOCH_*`` value is checked once, when the extension starts: a wrong
+type or value stops the app with an error that names the key, instead of failing
+later on requests. The checked values are kept in ``app.extensions``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+import math
+import re
 import typing as t
 
 from flask import current_app
@@ -10,50 +19,156 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
 PREFIX = "SESSION_EPOCH_"
+_SETTINGS_KEY = "session_epoch_settings"
 
-DEFAULTS: dict[str, t.Any] = {
+# Claims a JWT library or FAB sets itself: our claim must not overwrite one.
+_RESERVED_CLAIMS = {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"}
+# An HTTP header name (RFC 9110 token) and a cookie name (RFC 6265 token).
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_KNOWN_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384",
+                     "ES512", "EdDSA", "HS256", "HS384", "HS512"}
+
+
+class _Invalid(ValueError):
+    """A setting's value is unusable; the message says what is expected."""
+
+
+def _boolean(value: t.Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("must be True or False")
+    return value
+
+
+def _text(value: t.Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("must be a non-empty string")
+    return value
+
+
+def _texts(value: t.Any) -> tuple[str, ...]:
+    # A lone string would otherwise be taken as a sequence of one-character names.
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise _Invalid("must be a list of strings")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise _Invalid(f"must be a list of non-empty strings, not one holding {item!r}")
+    return tuple(value)
+
+
+def _path_prefixes(value: t.Any) -> tuple[str, ...]:
+    prefixes = _texts(value)
+    for prefix in prefixes:
+        if not prefix.startswith("/"):
+            raise _Invalid(f"must hold URL paths starting with '/', not {prefix!r}")
+    return prefixes
+
+
+def _token(value: t.Any) -> str:
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        raise _Invalid(f"must be a header or cookie name (letters, digits, '-', '_'), not {value!r}")
+    return value
+
+
+def _proxy_header(value: t.Any) -> str | None:
+    return None if value is None else _token(value)
+
+
+def _proxy_identity(value: t.Any) -> str:
+    if value not in ("username", "email"):
+        raise _Invalid('must be "username" or "email"')
+    return t.cast(str, value)
+
+
+def _networks(value: t.Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in _texts(value):
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise _Invalid(f"must hold IP addresses or networks (10.0.3.7/32, fd00::/8), not {item!r}") from None
+    return tuple(networks)
+
+
+def _algorithms(value: t.Any) -> tuple[str, ...]:
+    algorithms = _texts(value)
+    if not algorithms:
+        raise _Invalid("must name at least one algorithm")
+    for name in algorithms:
+        if name not in _KNOWN_ALGORITHMS:
+            raise _Invalid(f"names {name!r}, which is not a JWS signing algorithm we know ('none' never is)")
+    return algorithms
+
+
+def _seconds(low: float, high: float) -> t.Callable[[t.Any], float]:
+    def parse(value: t.Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise _Invalid("must be a number of seconds")
+        if not low <= value <= high:
+            raise _Invalid(f"must be between {low:g} and {high:g} seconds")
+        return float(value)
+
+    return parse
+
+
+def _claim(value: t.Any) -> str:
+    name = _text(value)
+    if name in _RESERVED_CLAIMS:
+        raise _Invalid(f"must not be a claim that JWTs already use ({', '.join(sorted(_RESERVED_CLAIMS))})")
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setting:
+    default: t.Any
+    parse: t.Callable[[t.Any], t.Any]
+
+
+_SCHEMA: dict[str, _Setting] = {
     # End the session when the check itself fails (database down, bad row),
     # instead of logging the error and letting the request through.
-    "FAIL_CLOSED": False,
+    "FAIL_CLOSED": _Setting(False, _boolean),
     # Endpoints whose requests are never checked or logged out.
-    "EXEMPT_ENDPOINTS": ("static", "appbuilder.static", "health", "healthcheck", "ping"),
+    "EXEMPT_ENDPOINTS": _Setting(("static", "appbuilder.static", "health", "healthcheck", "ping"), _texts),
     # Requests whose path starts with one of these are API calls: an ended session
     # answers 401 there instead of redirecting to the login page.
-    "API_PATH_PREFIXES": ("/api/",),
+    "API_PATH_PREFIXES": _Setting(("/api/",), _path_prefixes),
     # Flash shown on the login page after a session was ended. Translatable.
-    "FLASH_MESSAGE": "Your session has ended. Please sign in again.",
+    "FLASH_MESSAGE": _Setting("Your session has ended. Please sign in again.", _text),
     # Flash category used for that message.
-    "FLASH_CATEGORY": "warning",
+    "FLASH_CATEGORY": _Setting("warning", _text),
     # Stamp the epoch when an ORM change turns a user's ``active`` from true to false.
-    "STAMP_ON_DISABLE": True,
+    "STAMP_ON_DISABLE": _Setting(True, _boolean),
     # Stamp the epoch when an ORM change sets a user's password (the changing session lives on).
-    "STAMP_ON_PASSWORD_CHANGE": True,
+    "STAMP_ON_PASSWORD_CHANGE": _Setting(True, _boolean),
     # Stamp the epoch when an ORM change removes a role from a user.
-    "ON_ROLE_CHANGE": False,
+    "ON_ROLE_CHANGE": _Setting(False, _boolean),
     # The header an authenticating proxy sets (or "REMOTE_USER" for the WSGI variable);
     # None turns following the proxy off.
-    "PROXY_HEADER": None,
-    # What the proxy asserts: "username" or "email" (matched exactly, without regard to case).
-    "PROXY_IDENTITY": "username",
+    "PROXY_HEADER": _Setting(None, _proxy_header),
+    # What the proxy asserts: "username" or "email".
+    "PROXY_IDENTITY": _Setting("username", _proxy_identity),
     # Addresses or networks allowed to assert an identity; anyone else's header is ignored.
-    "TRUSTED_PROXIES": ("127.0.0.1/32", "::1/128"),
+    "TRUSTED_PROXIES": _Setting(("127.0.0.1/32", "::1/128"), _networks),
     # Endpoints that never follow the proxy (besides EXEMPT_ENDPOINTS).
-    "PROXY_EXEMPT_ENDPOINTS": (),
+    "PROXY_EXEMPT_ENDPOINTS": _Setting((), _texts),
     # Name of the signed cookie that binds a remember-me cookie to the epoch it saw.
-    "REMEMBER_COOKIE_NAME": "session_epoch_remember",
+    "REMEMBER_COOKIE_NAME": _Setting("session_epoch_remember", _token),
     # Names of OAUTH_PROVIDERS entries (OpenID providers) allowed to POST back-channel
     # logout tokens to /session_epoch/backchannel-logout/<name>; empty turns it off.
-    "BACKCHANNEL_PROVIDERS": (),
+    "BACKCHANNEL_PROVIDERS": _Setting((), _texts),
     # Signing algorithms accepted on logout tokens ("none" never is; HMAC is left out).
-    "BACKCHANNEL_ALGORITHMS": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
-                               "ES512", "EdDSA"),
+    "BACKCHANNEL_ALGORITHMS": _Setting(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+                                        "ES384", "ES512", "EdDSA"), _algorithms),
     # Clock skew, in seconds, allowed when checking a logout token's iat and exp.
-    "BACKCHANNEL_LEEWAY": 60,
+    "BACKCHANNEL_LEEWAY": _Setting(60, _seconds(0, 3600)),
     # Logout tokens issued longer ago than this many seconds are refused.
-    "BACKCHANNEL_MAX_AGE": 600,
+    "BACKCHANNEL_MAX_AGE": _Setting(600, _seconds(1, 7 * 24 * 3600)),
     # Name of the JWT claim that carries the epoch generations a token was issued under.
-    "JWT_CLAIM": "sep",
+    "JWT_CLAIM": _Setting("sep", _claim),
 }
+
+#: Every setting's default, by short name.
+DEFAULTS: dict[str, t.Any] = {name: setting.default for name, setting in _SCHEMA.items()}
 
 
 def config_key(name: str) -> str:
@@ -61,27 +176,40 @@ def config_key(name: str) -> str:
 
     :raises KeyError: if ``name`` is not one of our settings.
     """
-    if name not in DEFAULTS:
+    if name not in _SCHEMA:
         raise KeyError(f"unknown flask-session-epoch setting {name!r}")
     return PREFIX + name
 
 
 def get(name: str, app: Flask | None = None) -> t.Any:
-    """Read one setting from ``app`` (default: the current app), falling back to its default."""
+    """One setting of ``app`` (default: the current app), as checked at start-up."""
     key = config_key(name)
-    return (app or current_app).config.get(key, DEFAULTS[name])
+    app = app or current_app
+    settings = app.extensions.get(_SETTINGS_KEY)
+    if settings is not None:
+        return settings[name]
+    return _SCHEMA[name].parse(app.config.get(key, _SCHEMA[name].default))
 
 
 def validate(app: Flask) -> None:
-    """Fail at start-up on a ``SESSION_EPOCH_*`` key that we do not know.
+    """Check every ``SESSION_EPOCH_*`` setting of ``app`` and keep the checked values.
 
-    A typo in a security setting should not silently fall back to the default.
+    A typo or a wrongly typed security setting must not silently fall back to a
+    default or fail later on requests.
+
+    :raises RuntimeError: naming each key that is unknown or has an unusable value.
     """
-    unknown = sorted(
-        key for key in app.config if key.startswith(PREFIX) and key[len(PREFIX) :] not in DEFAULTS
-    )
+    unknown = sorted(key for key in app.config if key.startswith(PREFIX) and key[len(PREFIX):] not in _SCHEMA)
     if unknown:
-        known = ", ".join(PREFIX + name for name in DEFAULTS)
-        raise RuntimeError(
-            f"Unknown flask-session-epoch setting(s): {', '.join(unknown)}. Known settings: {known}."
-        )
+        known = ", ".join(PREFIX + name for name in _SCHEMA)
+        raise RuntimeError(f"Unknown flask-session-epoch setting(s): {', '.join(unknown)}. Known settings: {known}.")
+    settings, problems = {}, []
+    for name, setting in _SCHEMA.items():
+        value = app.config.get(PREFIX + name, setting.default)
+        try:
+            settings[name] = setting.parse(value)
+        except _Invalid as exc:
+            problems.append(f"{PREFIX}{name} {exc} (got {value!r})")
+    if problems:
+        raise RuntimeError("Invalid flask-session-epoch setting(s): " + "; ".join(problems) + ".")
+    app.extensions[_SETTINGS_KEY] = settings
