@@ -25,17 +25,16 @@ import datetime as dt
 import logging
 import os
 import secrets
-from pathlib import Path
-
 import sys
 import typing as t
+from pathlib import Path
 
-from flask import Flask, g, jsonify, session
+from flask import Flask, g, session
 from flask_appbuilder import AppBuilder, BaseView, IndexView, expose, has_access
 from flask_appbuilder.api import BaseApi
-from flask_appbuilder.security.decorators import protect
 from flask_appbuilder.const import AUTH_DB
 from flask_appbuilder.models.sqla.base import SQLA
+from flask_appbuilder.security.decorators import protect
 from flask_wtf.csrf import CSRFProtect
 
 from flask_session_epoch import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 
 from flask import g, session
@@ -10,7 +9,8 @@ from sqlalchemy import func, select
 
 from . import check, store
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
-from .revoke import security_manager, db_session, invalidate_sessions
+from .revoke import db_session, invalidate_sessions, security_manager
+from .session_keys import SESSION_KEY_LOGIN_AT
 
 
 class UnknownUserError(LookupError):
@@ -113,6 +113,10 @@ def keep_current_session(user_id: int) -> None:
     if str(session.get("_user_id")) != str(user_id):
         return
     sm = security_manager()
-    state = store.load_state(db_session(sm), sm.user_model, user_id)
-    login_at = session.get(check.SESSION_KEY_LOGIN_AT)
-    check.stamp_session(session, state, login_at if isinstance(login_at, (int, float)) else None)
+    db = db_session(sm)
+    user = db.get(sm.user_model, user_id)
+    if user is None:
+        return
+    state = store.load_state(db, sm.user_model, user_id)
+    login_at = session.get(SESSION_KEY_LOGIN_AT)
+    check.stamp_session(session, check.stamp_for(user, state), login_at if isinstance(login_at, (int, float)) else None)

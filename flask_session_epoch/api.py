@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import g
+from flask import current_app, g, request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import protect
 from flask_jwt_extended import verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from jwt import PyJWTError
+from wtforms.validators import ValidationError
 
+from . import tokens
+from .identity import parse_user_id
 from .accounts import session_status, sign_out_other_sessions
-from .revoke import security_manager, db_session, invalidate_all_sessions, invalidate_sessions
+from .revoke import db_session, invalidate_all_sessions, invalidate_sessions, security_manager
 from .views import PERMISSION_VIEW
 
 
@@ -24,13 +30,20 @@ class SessionEpochApi(BaseApi):
     method_permission_name = {"revoke": "revoke", "revoke_all": "revoke_all", "status": "read"}
     openapi_spec_tag = "Session epoch"
 
-    def _user(self, user_id: int) -> t.Any:
-        return db_session(security_manager()).get(security_manager().user_model, user_id)
+    @staticmethod
+    def _user(raw_id: str) -> t.Any:
+        """The user a path names, or None. Werkzeug's ``int`` converter would take any
+        Unicode digit (Arabic-Indic, full-width) and ids beyond 64 bits."""
+        user_id = parse_user_id(raw_id)
+        if user_id is None:
+            return None
+        sm = security_manager()
+        return db_session(sm).get(sm.user_model, user_id)
 
-    @expose("/revoke/<int:user_id>", methods=["POST"])
+    @expose("/revoke/<user_id>", methods=["POST"])
     @protect()
     @safe
-    def revoke(self, user_id: int) -> t.Any:
+    def revoke(self, user_id: str) -> t.Any:
         """End every session and token of one user.
         ---
         post:
@@ -51,11 +64,14 @@ class SessionEpochApi(BaseApi):
             404:
               $ref: '#/components/responses/404'
         """
+        refused = self._csrf_refusal()
+        if refused is not None:
+            return refused
         user = self._user(user_id)
         if user is None:
             return self.response_404()
         invalidate_sessions(user, reason="api")
-        return self.response(200, message="sessions ended", user_id=user_id)
+        return self.response(200, message="sessions ended", user_id=user.id)
 
     @expose("/revoke_all", methods=["POST"])
     @protect()
@@ -71,13 +87,16 @@ class SessionEpochApi(BaseApi):
             401:
               $ref: '#/components/responses/401'
         """
+        refused = self._csrf_refusal()
+        if refused is not None:
+            return refused
         invalidate_all_sessions(reason="revoke-all")
         return self.response(200, message="every session ended")
 
-    @expose("/status/<int:user_id>", methods=["GET"])
+    @expose("/status/<user_id>", methods=["GET"])
     @protect()
     @safe
-    def status(self, user_id: int) -> t.Any:
+    def status(self, user_id: str) -> t.Any:
         """A user's active flag, epochs, last login and last revocation.
         ---
         get:
@@ -118,6 +137,9 @@ class SessionEpochApi(BaseApi):
         user = self._caller()
         if user is None:
             return self.response_401()
+        refused = self._csrf_refusal()
+        if refused is not None:
+            return refused
         sign_out_other_sessions(user)
         return self.response(200, message="other sessions ended")
 
@@ -149,6 +171,26 @@ class SessionEpochApi(BaseApi):
             return current_user._get_current_object()
         try:
             verify_jwt_in_request()
-        except Exception:  # any invalid or missing token is simply "not signed in"
+        except (JWTExtendedException, PyJWTError):  # an invalid or missing token: not signed in
             return None
         return g.get("user")
+
+    def _csrf_refusal(self) -> t.Any:
+        """A 400 for a state change that a browser's cookie authenticated without Flask-WTF's CSRF token.
+
+        FAB exempts its APIs from CSRF protection, yet this one also takes the session
+        cookie, which another site can make a browser send. A JWT or an API key cannot
+        be sent that way: their calls need no token. Off with ``WTF_CSRF_ENABLED = False``.
+        """
+        app_config = current_app.config
+        if not app_config.get("WTF_CSRF_ENABLED", True) or tokens.authenticate_request(security_manager()):
+            return None
+        headers = app_config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"])
+        submitted = next((request.headers[name] for name in headers if request.headers.get(name)), None)
+        submitted = submitted or request.form.get(app_config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        try:
+            validate_csrf(submitted)
+        except ValidationError as exc:
+            return self.response_400(message=f"{exc.args[0] if exc.args else 'The CSRF token is invalid.'}"
+                                     " Send it in the X-CSRFToken header.")
+        return None

@@ -8,6 +8,7 @@ database stores time. Tokens carry the same pair in a claim.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -17,7 +18,9 @@ from flask import current_app, flash, g, json, redirect, request, url_for
 from flask import session as flask_session
 from flask_babel import gettext
 
-from . import config
+from . import config, session_keys
+from .identity import parse_user_id, user_key
+from .session_keys import SESSION_KEY_ENDED, SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
 
 if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
@@ -25,18 +28,6 @@ if t.TYPE_CHECKING:
 
     from .store import EpochState
 
-#: Session key holding the login time (UNIX seconds, UTC).
-SESSION_KEY_LOGIN_AT = "_login_at"
-#: Session key holding ``[user_generation, global_generation]`` seen at login.
-SESSION_KEY_EPOCH = "_session_epoch"
-#: Session key holding a key for the OpenID provider session it logged in under
-#: (only for providers that send back-channel logouts).
-SESSION_KEY_SID = "_session_epoch_sid"
-#: Flask-Login's keys for the logged-in user, removed when a session ends.
-_FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds")
-
-#: Session key telling the next page view that an API call ended this session.
-SESSION_KEY_ENDED = "_session_epoch_ended"
 #: Header set on a response whose session or token was ended by an epoch.
 ENDED_HEADER = "X-Session-Ended"
 
@@ -46,13 +37,47 @@ _MAX_GENERATION = 2**53
 _FUTURE_LEEWAY_SECONDS = 24 * 3600
 
 
+def _generation(value: t.Any) -> bool:
+    return type(value) is int and 0 <= value < _MAX_GENERATION
+
+
 def parse_generations(value: t.Any) -> tuple[int, int] | None:
-    """Return the ``(user, global)`` generations stored in a session or claim, or None if malformed."""
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        return None
-    if not all(type(part) is int and 0 <= part < _MAX_GENERATION for part in value):
+    """The ``(user, global)`` generations of a claim or cookie, or None if malformed."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(map(_generation, value)):
         return None
     return (value[0], value[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Stamp:
+    """What a login wrote into its session: whose login it is, under which generations."""
+
+    user_id: int
+    #: :func:`~.identity.user_key` of that user: a reused id is another user.
+    user_key: str
+    generations: tuple[int, int]
+
+    def as_session_value(self) -> list[t.Any]:
+        return [self.user_id, self.user_key, *self.generations]
+
+    def vouches_for(self, user: t.Any, state: EpochState) -> bool:
+        """Whether this stamp was issued to ``user`` under the epochs now in force."""
+        return self.user_id == user.id and self.user_key == user_key(user) and self.generations == state.generations
+
+
+def read_stamp(value: t.Any) -> Stamp | None:
+    """The stamp stored in a session, or None if absent, malformed or from 0.2 (not bound to a user)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        return None
+    user_id, key, *generations = value
+    if parse_user_id(user_id) is None or type(user_id) is not int or not isinstance(key, str):
+        return None
+    parsed = parse_generations(generations)
+    return None if parsed is None else Stamp(user_id, key, parsed)
+
+
+def stamp_for(user: t.Any, state: EpochState) -> Stamp:
+    return Stamp(user.id, user_key(user), state.generations)
 
 
 def login_at_is_sane(value: t.Any) -> bool:
@@ -71,33 +96,48 @@ def login_at_is_sane(value: t.Any) -> bool:
     return 0 < value < time.time() + _FUTURE_LEEWAY_SECONDS
 
 
-def session_is_current(session: SessionMixin, state: EpochState) -> bool:
-    """Whether a session is not older than the user's effective epoch.
+def session_is_current(session: SessionMixin, user: t.Any, state: EpochState) -> bool:
+    """Whether a session is ``user``'s own login, not older than their effective epoch.
 
-    A session that logged in under an OpenID provider session is also over once the
-    provider logged that session out; ``state`` must have been read for its key.
+    The stamp must name this very user (another user's leftovers never vouch). A
+    session from before the stamp existed (no stamp, or 0.2's unbound one) lives only
+    while the user has no epoch at all. A session that logged in under an OpenID
+    provider session is also over once the provider logged that session out;
+    ``state`` must have been read for its key.
     """
     sid_key = session.get(SESSION_KEY_SID)
     if sid_key is not None and (sid_key != state.sid_key or state.sid_ended):
         return False
-    if not state.has_epoch:
-        return True
-    if parse_generations(session.get(SESSION_KEY_EPOCH)) != state.generations:
+    login_at = session.get(SESSION_KEY_LOGIN_AT)
+    if login_at is not None and not login_at_is_sane(login_at):
         return False
-    return SESSION_KEY_LOGIN_AT not in session or login_at_is_sane(session[SESSION_KEY_LOGIN_AT])
+    stamp = read_stamp(session.get(SESSION_KEY_EPOCH))
+    if stamp is None:
+        return not state.has_epoch
+    return stamp.vouches_for(user, state)
 
 
-def token_is_current(claims: t.Mapping[str, t.Any], state: EpochState) -> bool:
-    """Whether a decoded JWT was issued under the user's current epoch.
+def token_claim(user: t.Any, state: EpochState) -> list[t.Any]:
+    """The value of our JWT claim for a token minted now: the generations and the user's key."""
+    return [*state.generations, user_key(user)]
 
-    Tokens minted by us carry the generations; older ones are judged by ``iat``,
-    which counts whole seconds, so a token from the stamp's own second is refused.
+
+def token_is_current(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState) -> bool:
+    """Whether a decoded JWT of ``user`` was issued under their current epoch.
+
+    Tokens minted by us carry the generations and the user's key; older ones (no
+    claim, or 0.2's claim without the key) are judged by ``iat``, which counts whole
+    seconds, so a token from the stamp's own second is refused.
     """
+    name = config.get("JWT_CLAIM")
+    if name in claims:
+        value = claims[name]
+        if isinstance(value, (list, tuple)) and len(value) == 3:
+            return parse_generations(value[:2]) == state.generations and value[2] == user_key(user)
+        if parse_generations(value) is None:
+            return False  # neither ours nor 0.2's: tampered
     if not state.has_epoch:
         return True
-    claim = config.get("JWT_CLAIM")
-    if claim in claims:
-        return parse_generations(claims[claim]) == state.generations
     iat = claims.get("iat")
     effective = state.effective_at
     if isinstance(iat, bool) or not isinstance(iat, (int, float)) or effective is None:
@@ -105,10 +145,10 @@ def token_is_current(claims: t.Mapping[str, t.Any], state: EpochState) -> bool:
     return math.isfinite(iat) and iat > effective.timestamp()
 
 
-def stamp_session(session: SessionMixin, state: EpochState, login_at: float | None = None) -> None:
-    """Record a fresh login: its time and the generations it saw."""
+def stamp_session(session: SessionMixin, stamp: Stamp, login_at: float | None = None) -> None:
+    """Record a fresh login: its time and its stamp."""
     session[SESSION_KEY_LOGIN_AT] = time.time() if login_at is None else login_at
-    session[SESSION_KEY_EPOCH] = list(state.generations)
+    session[SESSION_KEY_EPOCH] = stamp.as_session_value()
 
 
 def is_api_request() -> bool:
@@ -123,13 +163,11 @@ def is_exempt_request() -> bool:
 
 
 def end_session(session: SessionMixin) -> None:
-    """Forget the logged-in user, their login stamp and their remember-me cookie.
+    """Forget the logged-in user, their login's keys and their remember-me cookie.
 
-    Runs inside the user loader, where ``logout_user()`` would re-enter the loader,
-    so the keys are removed here directly.
+    Runs inside the user loader, where ``logout_user()`` would re-enter the loader.
     """
-    for key in (*_FLASK_LOGIN_KEYS, SESSION_KEY_LOGIN_AT, SESSION_KEY_EPOCH, SESSION_KEY_SID):
-        session.pop(key, None)
+    session_keys.forget(session)
     # Flask-Login deletes the remember-me cookie when it sees this.
     session["_remember"] = "clear"
 

@@ -15,6 +15,9 @@ from . import config, signals, store
 log = logging.getLogger("flask_session_epoch")
 
 _PENDING = "session_epoch_pending"
+#: ``app.extensions`` key: whether the epoch tables existed when the app started. New
+#: users are stamped only then, so creating the first admin works before our migration.
+TABLES_READY = "session_epoch_tables_ready"
 
 
 def register(user_model: t.Any) -> None:
@@ -23,6 +26,7 @@ def register(user_model: t.Any) -> None:
         for attribute in (user_model.active, user_model.password, user_model.roles):
             event.listen(attribute, "set", _note_old_value, active_history=True)
         event.listen(user_model, "after_update", _after_user_update, propagate=True)
+        event.listen(user_model, "after_insert", _after_user_insert, propagate=True)
     if not event.contains(Session, "after_commit", _send_pending):
         event.listen(Session, "after_commit", _send_pending)
         event.listen(Session, "after_rollback", _drop_pending)
@@ -71,6 +75,18 @@ def _after_user_update(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
     if reason == "password-change" and who == str(target.id) and has_request_context():
         # Users who change their own password stay logged in in this session.
         g.session_epoch_keep = target.id
+
+
+def _after_user_insert(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
+    """Give every new user an epoch at once.
+
+    A database may hand a deleted user's id out again (SQLite does). Sessions from
+    before the stamp existed carry no proof of whose they are; with an epoch from
+    the start, no such session can ever serve the new user.
+    """
+    if not has_app_context() or not current_app.extensions.get(TABLES_READY):
+        return
+    store.stamp_user(connection, target.id, store.utcnow(), "created", actor())
 
 
 def _stamp_reason(attrs: t.Any) -> str | None:

@@ -6,18 +6,20 @@ import datetime as dt
 import logging
 import time
 import typing as t
-from functools import partial
 
 from flask import Blueprint, current_app, g, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import lazy_gettext
-from flask_login import user_logged_in
+from flask_login import user_logged_in, user_logged_out
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import backchannel, check, config, listeners, oidc, proxy, remember, signals, store
+from . import backchannel, check, config, listeners, oidc, proxy, remember, session_keys, signals, store
 from .api import SessionEpochApi
+from .identity import parse_user_id
+from .remember import Remembered
 from .revoke import db_session
+from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
 from .views import SessionEpochView, ended_at, with_epoch_actions
 
 if t.TYPE_CHECKING:
@@ -33,20 +35,7 @@ EXTENSION_KEY = "session_epoch"
 # The security manager's user views that get the "Sign out everywhere" action.
 _USER_VIEWS = ("userdbmodelview", "userldapmodelview", "useroauthmodelview", "userremoteusermodelview",
                "usersamlmodelview")
-# Longest decimal user id we accept from a cookie or token (BIGINT fits in 19 digits).
-_MAX_ID_DIGITS = 19
 _T = t.TypeVar("_T")
-
-
-def parse_user_id(value: t.Any) -> int | None:
-    """A user id from a session, cookie or token ``sub``, or None if it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and 0 < len(value) <= _MAX_ID_DIGITS and value.isascii() and value.isdigit():
-        return int(value)
-    return None
 
 
 def _states() -> dict[int, EpochState | None]:
@@ -62,13 +51,13 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     config.validate(app)
     app.extensions[EXTENSION_KEY] = sm
     listeners.register(sm.user_model)
+    app.extensions[listeners.TABLES_READY] = store.tables_exist(db_session(sm))
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
+    user_logged_out.connect(_forget_on_logout, app, weak=False)
     app.before_request(check.carry_ended_over)
     app.after_request(check.shape_response)
     app.after_request(_keep_session_after_own_password_change)
     if config.get("PROXY_HEADER", app):
-        if config.get("PROXY_IDENTITY", app) not in ("username", "email"):
-            raise RuntimeError('SESSION_EPOCH_PROXY_IDENTITY must be "username" or "email".')
         app.before_request(proxy.follow_proxy_identity)
     # Templates, static files such as the fetch helper for single-page apps, and the
     # back-channel logout route when OpenID providers may send logouts.
@@ -79,6 +68,11 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
     if not hasattr(sm.user_model, "session_epoch_ended_at"):
         sm.user_model.session_epoch_ended_at = property(ended_at)
+
+
+def _forget_on_logout(sender: Flask, **extra: t.Any) -> None:
+    """Flask-Login's ``logout_user()`` (FAB's ``/logout/``) leaves our keys: forget them too."""
+    session_keys.forget(session)
 
 
 def _keep_session_after_own_password_change(response: t.Any) -> t.Any:
@@ -116,7 +110,7 @@ class SessionEpochMixin:
     def create_login_manager(self, app: Flask) -> LoginManager:
         lm = super().create_login_manager(app)  # type: ignore[misc]
         lm.user_loader(self._session_epoch_load_session_user)
-        remember.install(lm)
+        remember.install(lm, self._session_epoch_load_remembered_user)
         return lm
 
     def create_jwt_manager(self, app: Flask) -> JWTManager:
@@ -125,9 +119,9 @@ class SessionEpochMixin:
 
         def claims(identity: t.Any) -> dict[str, t.Any]:
             extra = dict(host_claims(identity) or {})
-            state = self._session_epoch_state_for_token(identity)
-            if state is not None:
-                extra[config.get("JWT_CLAIM")] = list(state.generations)
+            claim = self._session_epoch_claim(identity)
+            if claim is not None:
+                extra[config.get("JWT_CLAIM")] = claim
             return extra
 
         jwt_manager.additional_claims_loader(claims)
@@ -161,11 +155,12 @@ class SessionEpochMixin:
             db.rollback()
             return None
 
-    def load_user(self, pk: t.Any) -> t.Any:
-        """Load an active user by id, reading their epochs in the same statement."""
+    def _session_epoch_load(self, pk: t.Any, sid_key: str | None = None) -> t.Any:
+        """The user with id ``pk``, active or not (None if there is none), epochs read alongside.
+
+        :param sid_key: a provider session whose logout is looked up in the same statement.
+        """
         user_id = parse_user_id(pk)
-        # Set by the session's user loader: the provider session to look up as well.
-        sid_key = g.pop("session_epoch_sid_key", None)
         if user_id is None:
             return None
         loaded = self._session_epoch_read(
@@ -176,9 +171,12 @@ class SessionEpochMixin:
         else:
             user, state = loaded
         _states()[user_id] = state
-        if user is not None and user.is_active:
-            return user
-        return None
+        return user
+
+    def load_user(self, pk: t.Any) -> t.Any:
+        """Load an active user by id, reading their epochs in the same statement."""
+        user = self._session_epoch_load(pk)
+        return user if user is not None and user.is_active else None
 
     def _session_epoch_state(self, user_id: int, sid_key: str | None = None) -> EpochState | None:
         """The user's epochs as read in this request; None if they could not be read.
@@ -216,6 +214,30 @@ class SessionEpochMixin:
             )
             return "check-failed" if fail_closed else None
 
+    def _session_epoch_admit(self, user: t.Any, is_current: t.Callable[[EpochState], bool], via: str,
+                             sid_key: str | None = None) -> t.Any:
+        """``user`` if they are active and their credentials (``via``) are current, else None.
+
+        Refused credentials end: the session's keys go, and the response says why
+        (a disabled user's older credentials too, so they read "your session has ended").
+        Static files and health checks never end anything.
+        """
+        if user is None:
+            return None
+        if not user.is_active:
+            state = _states().get(user.id)
+            stale = state is not None and not is_current(state)
+            reason = "stale" if stale else None
+        else:
+            reason = self._session_epoch_refusal(user.id, is_current, via, sid_key)
+            if reason is None:
+                return user
+        if reason is not None and not check.is_exempt_request():
+            if via in ("session", "remember"):
+                check.end_session(session)
+            self._session_epoch_refuse(user.id, via, reason)
+        return None
+
     def _session_epoch_refuse(self, user_id: int, via: str, reason: str) -> None:
         log.info("Refused the %s of user %s at %s: %s", via, user_id, request.path, reason)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -223,71 +245,70 @@ class SessionEpochMixin:
         check.mark_ended(via)
 
     def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:
-        """Flask-Login's user loader: the user, unless the session predates their epoch."""
-        sid_key = session.get(check.SESSION_KEY_SID)
+        """Flask-Login's user loader for the session: the user, unless it is not their current login."""
+        sid_key = session.get(SESSION_KEY_SID)
         sid_key = sid_key if isinstance(sid_key, str) else None
-        g.session_epoch_sid_key = sid_key
-        user = self.load_user(pk)
-        g.pop("session_epoch_sid_key", None)
-        if user is None:
-            self._session_epoch_end_inactive(pk, partial(check.session_is_current, session), "session")
-            return None
-        restoring = check.SESSION_KEY_EPOCH not in session and bool(
-            request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+        user = self._session_epoch_load(pk, sid_key)
+        return self._session_epoch_admit(
+            user, lambda state: check.session_is_current(session, user, state), "session", sid_key
         )
-        via = "remember" if restoring else "session"
+
+    def _session_epoch_load_remembered_user(self, user_id: int, remembered: Remembered | None) -> t.Any:
+        """A restore from Flask-Login's remember-me cookie: judged by our cookie next to it alone."""
+        sid_key = remembered.sid_key if remembered is not None else None
+        user = self._session_epoch_load(user_id, sid_key)
 
         def is_current(state: EpochState) -> bool:
-            if check.session_is_current(session, state):
-                return True
-            return restoring and remember.restore(user.id, state)
+            return remembered.vouches_for(user, state) if remembered is not None else not state.has_epoch
 
-        reason = self._session_epoch_refusal(user.id, is_current, via, sid_key)
-        if reason is None:
-            return user
-        if check.is_exempt_request():
-            return None  # never log out on a static file or health check
-        check.end_session(session)
-        self._session_epoch_refuse(user.id, via, reason)
-        return None
-
-    def _session_epoch_end_inactive(self, pk: t.Any, is_current: t.Callable[[EpochState], bool], via: str) -> None:
-        """A disabled user's stamped credentials end like any stale ones: flash or marker, signal."""
-        user_id = parse_user_id(pk)
-        state = _states().get(user_id) if user_id is not None else None
-        if user_id is None or state is None or is_current(state) or check.is_exempt_request():
-            return
-        if via == "session":
-            check.end_session(session)
-        self._session_epoch_refuse(user_id, via, "stale")
+        admitted = self._session_epoch_admit(user, is_current, "remember", sid_key)
+        if admitted is not None:
+            state = self._session_epoch_state(user_id, sid_key)
+            if state is None:  # fail-open: unstamped, so it ends once the user has an epoch
+                session.pop(SESSION_KEY_EPOCH, None)
+                session[SESSION_KEY_LOGIN_AT] = time.time()
+            else:
+                remember.restore_session(remembered, check.stamp_for(admitted, state))
+        return admitted
 
     def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
         """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""
-        def is_current(state: EpochState) -> bool:
-            return check.token_is_current(jwt_data, state)
-
-        user = self.load_user(jwt_data.get("sub"))
+        user = self._session_epoch_load(jwt_data.get("sub"))
+        user = self._session_epoch_admit(user, lambda state: check.token_is_current(jwt_data, user, state), "jwt")
         if user is None:
-            self._session_epoch_end_inactive(jwt_data.get("sub"), is_current, "jwt")
-            return None
-        reason = self._session_epoch_refusal(user.id, is_current, "jwt")
-        if reason is not None:
-            self._session_epoch_refuse(user.id, "jwt", reason)
             return None
         # A valid token wins over a stale cookie sent along with it.
         check.forget_ended()
         g.user = user
         return user
 
-    def _session_epoch_state_for_token(self, identity: t.Any) -> EpochState | None:
+    def _session_epoch_claim(self, identity: t.Any) -> list[t.Any] | None:
+        """Our claim for a JWT being minted for ``identity``, or None if the epochs cannot be read."""
         user_id = parse_user_id(identity)
-        return None if user_id is None else self._session_epoch_state(user_id)
+        if user_id is None:
+            return None
+        # Minting follows a login or a refresh that loaded the user: no new statement.
+        user = db_session(self).get(self.user_model, user_id)
+        state = self._session_epoch_state(user_id)
+        return None if user is None or state is None else check.token_claim(user, state)
 
     def validate_api_key(self, api_key_string: str) -> t.Any:
         """FAB 5.3 API keys: refuse keys created before the user's epoch.
 
-        Costs one indexed SELECT per API-key request, on top of FAB's own lookup and update.
+        Costs one indexed SELECT per API-key request, on top of FAB's own lookup and
+        update. A key is judged once per request: following a proxy asks before FAB's
+        ``protect`` does.
         """
+        judged: dict[str, t.Any] = g.setdefault("session_epoch_api_keys", {})
+        if api_key_string not in judged:
+            judged[api_key_string] = self._session_epoch_validate_api_key(api_key_string)
+        user = judged[api_key_string]
+        if user is not None:  # as FAB's own validation leaves them
+            g.user = user
+            g._api_key_user = True
+        return user
+
+    def _session_epoch_validate_api_key(self, api_key_string: str) -> t.Any:
         user = super().validate_api_key(api_key_string)  # type: ignore[misc]
         if user is None:
             return None
@@ -315,17 +336,17 @@ class SessionEpochMixin:
     # -- logging in ---------------------------------------------------------
 
     def _session_epoch_on_login(self, sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
-        """Stamp a fresh interactive login into the session."""
+        """Stamp a fresh interactive login into the session, dropping the keys of any earlier one."""
         if user is None or not isinstance(user, self.user_model):
             return  # Superset's embedded dashboards log in an anonymous user
+        session_keys.forget_login(session)
         # Read afresh: a revocation earlier in this request must not be forgotten.
         state = self._session_epoch_read(user.id, lambda db: store.load_state(db, self.user_model, user.id))
         if state is None:
-            # Without the generations this session ends as soon as the user has an epoch.
-            session.pop(check.SESSION_KEY_EPOCH, None)
-            session[check.SESSION_KEY_LOGIN_AT] = time.time()
+            # Without the stamp this session ends as soon as the user has an epoch.
+            session[SESSION_KEY_LOGIN_AT] = time.time()
         else:
-            check.stamp_session(session, state)
+            check.stamp_session(session, check.stamp_for(user, state))
         _states()[user.id] = state
         oidc.on_login(self, user)
         check.forget_ended()

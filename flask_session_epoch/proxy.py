@@ -3,7 +3,8 @@
 The proxy asserts who the user is on every request (a header, or ``REMOTE_USER``).
 FAB reads it only at login, so after someone else signs in at the proxy the app's own
 cookie would keep serving the previous user. Here the session follows the proxy: a
-different identity drops the old session before the view runs, then logs in the new one.
+different identity drops the old session before the view runs (a new, empty session
+under a new id), then logs in the new one.
 """
 
 from __future__ import annotations
@@ -14,21 +15,33 @@ import typing as t
 
 from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config
+from . import check, config, session_keys, tokens
+from .identity import find_users, fold, username_is_case_insensitive
 from .revoke import db_session
+from .session_keys import SESSION_KEY_PROXY
 
 log = logging.getLogger("flask_session_epoch")
 
-#: Session key holding the proxy identity the session was matched against.
-SESSION_KEY_PROXY = "_session_epoch_proxy"
+#: Endpoints that never follow the proxy whatever the settings: the provider's
+#: back-channel logout POST authenticates with its own token, and the README tells
+#: operators to let it past the proxy.
+ALWAYS_EXEMPT = ("session_epoch.backchannel_logout",)
 
 
 def _asserted_identity() -> str | None:
+    """The identity the request carries, read as UTF-8 (WSGI hands header bytes over as Latin-1)."""
     header = config.get("PROXY_HEADER")
     value = request.environ.get("REMOTE_USER") if header == "REMOTE_USER" else request.headers.get(header)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str):
+        return None
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        log.warning("Ignored a proxy identity that is not UTF-8: %r", value)
+        return None
+    return value.strip() or None
 
 
 def _trusted(address: str | None) -> bool:
@@ -36,72 +49,99 @@ def _trusted(address: str | None) -> bool:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(network, strict=False) for network in config.get("TRUSTED_PROXIES"))
+    return any(ip in network for network in config.get("TRUSTED_PROXIES"))
 
 
-def identity_of(user: t.Any) -> str:
-    """The identity a proxy would assert for ``user``: trimmed and lower-cased."""
-    value = user.email if config.get("PROXY_IDENTITY") == "email" else user.username
-    return (value or "").strip().lower()
+def _field() -> str:
+    return "email" if config.get("PROXY_IDENTITY") == "email" else "username"
+
+
+def canonical(sm: t.Any, identity: str) -> str:
+    """An identity as the proxy comparison sees it: e-mail without regard to ASCII case,
+    usernames as FAB's ``AUTH_USERNAME_CI`` says; nothing else is folded."""
+    return fold(identity, _field() == "email" or username_is_case_insensitive(sm))
 
 
 def _find(sm: t.Any, asserted: str) -> t.Any:
-    """The one user the proxy means, by exact match only (no LIKE, so no wildcards)."""
-    if config.get("PROXY_IDENTITY") == "email":
-        model = sm.user_model
-        users = db_session(sm).execute(select(model).where(func.lower(model.email) == asserted.lower())).scalars()
-        matches = list(users)
-        if len(matches) > 1:
-            log.warning("Proxy identity %r matches %d users; none is logged in", asserted, len(matches))
-        return matches[0] if len(matches) == 1 else None
-    return sm.find_user(username=asserted)
+    """The one user the proxy means, by exact match only (no LIKE, no Unicode case folding).
+
+    A database that cannot even compare the value (a Latin-1 column and a character
+    beyond it) finds nobody.
+    """
+    db = db_session(sm)
+    try:
+        matches = find_users(sm, db, _field(), asserted)
+    except SQLAlchemyError:
+        log.warning("Could not look up the proxy identity %r; the request stays anonymous", asserted, exc_info=True)
+        db.rollback()
+        return None
+    if len(matches) > 1:
+        log.warning("Proxy identity %r matches %d users; none is logged in", asserted, len(matches))
+    return matches[0] if len(matches) == 1 else None
 
 
 def _register(sm: t.Any, asserted: str) -> t.Any:
-    """Create the user when FAB's ``AUTH_USER_REGISTRATION`` allows it, as its remote-user login does."""
+    """Create the user when FAB's ``AUTH_USER_REGISTRATION`` allows it, named as its remote-user login does.
+
+    Not through FAB's ``auth_user_remote_user``: its lookup folds case in SQL, which
+    on some databases folds more than ASCII.
+    """
     if not sm.auth_user_registration:
         return None
     role = sm.find_role(sm.auth_user_registration_role)
-    if config.get("PROXY_IDENTITY") == "email":
-        local = asserted.split("@", 1)[0] or asserted
-        return sm.add_user(username=asserted, first_name=local, last_name="-", email=asserted, role=role) or None
-    return sm.auth_user_remote_user(asserted)
+    if _field() == "email":
+        first_name, email = asserted.split("@", 1)[0] or asserted, asserted
+    else:
+        first_name, email = asserted, f"{asserted}@email.notfound"
+    return sm.add_user(username=asserted, first_name=first_name, last_name="-", email=email, role=role) or None
 
 
 def follow_proxy_identity() -> None:
     """``before_request``: make the session's user the one the trusted proxy asserts."""
-    if check.is_exempt_request() or request.endpoint in config.get("PROXY_EXEMPT_ENDPOINTS"):
+    endpoint = request.endpoint
+    if check.is_exempt_request() or endpoint in ALWAYS_EXEMPT or endpoint in config.get("PROXY_EXEMPT_ENDPOINTS"):
         return
-    if "Authorization" in request.headers:
-        return  # JWTs and API keys speak for themselves
     asserted = _asserted_identity()
     if asserted is None:
         return  # absence is not a logout: health checks and internal calls come without it
     if not _trusted(request.remote_addr):
         log.warning("Ignored proxy identity %r from untrusted address %s", asserted, request.remote_addr)
         return
-    wanted = asserted.lower()
+    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    wanted = canonical(sm, asserted)
     if "_user_id" in session:
-        if session.get(SESSION_KEY_PROXY) == wanted:
-            return
-        # A session from another way in: compare once, then remember the answer.
-        if current_user.is_authenticated and identity_of(current_user) == wanted:
-            session[SESSION_KEY_PROXY] = wanted
+        if _session_matches(sm, wanted):
             return
         previous = session.get("_user_id")
-        logout_user()
-        for key in (check.SESSION_KEY_LOGIN_AT, check.SESSION_KEY_EPOCH, check.SESSION_KEY_SID, SESSION_KEY_PROXY):
-            session.pop(key, None)
+        # Nothing of the previous user's session survives, not even its id.
+        session_keys.renew(session)
+        logout_user()  # this request is anonymous from here on; their remember-me cookie goes
         log.info("Proxy now asserts %r: dropped the session of user %s", asserted, previous)
-    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    if tokens.authenticate_request(sm):
+        return  # the token speaks for itself; the proxy's user gets no session from this request
+    _log_in(sm, asserted, wanted)
+
+
+def _session_matches(sm: t.Any, wanted: str) -> bool:
+    """Whether the session's user is the one the proxy asserts (compared once, then remembered)."""
+    remembered = session.get(SESSION_KEY_PROXY)
+    if isinstance(remembered, list) and remembered == [str(session.get("_user_id")), wanted]:
+        return True
+    # A session from another way in.
+    if current_user.is_authenticated and canonical(sm, getattr(current_user, _field()) or "") == wanted:
+        session[SESSION_KEY_PROXY] = [str(session.get("_user_id")), wanted]
+        return True
+    return False
+
+
+def _log_in(sm: t.Any, asserted: str, wanted: str) -> None:
     user = _find(sm, asserted)
-    if user is not None and user.is_active:
-        sm.update_user_auth_stat(user)
-    elif user is None:
-        user = _register(sm, asserted)  # FAB counts the login of a user it registers
+    if user is None:
+        user = _register(sm, asserted)
     if user is None or not user.is_active:
         log.info("Proxy asserts %r, who is unknown or inactive: the request stays anonymous", asserted)
         return
+    sm.update_user_auth_stat(user)
     login_user(user)
-    session[SESSION_KEY_PROXY] = wanted
+    session[SESSION_KEY_PROXY] = [str(session.get("_user_id")), wanted]
     log.info("Logged in user %s as asserted by the proxy", user.id)

@@ -1,20 +1,27 @@
-"""Binding Flask-Login's remember-me cookie to the epoch it was issued under.
+"""Binding Flask-Login's remember-me cookie to the login it came from.
 
-Flask-Login's cookie says only who the user is. Next to it we set a signed cookie
-with the generations the login saw; a restore from a remember cookie without a
-matching one is refused once the user has an epoch.
+Flask-Login's cookie says only who the user is, and never changes. Next to it we
+set a signed cookie with that login's stamp (the user's key and the generations it
+saw) and its OpenID provider session. A restore is taken over from Flask-Login's
+own restore path and judged by that cookie alone: nothing left in the session by
+another login can vouch for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import typing as t
 
 from flask import current_app, request, session
+from flask_login import user_loaded_from_cookie
 from flask_login.config import COOKIE_DURATION
+from flask_login.utils import decode_cookie
 from itsdangerous import BadData, URLSafeSerializer
 
 from . import check, config
+from .identity import parse_user_id
+from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
 
 if t.TYPE_CHECKING:
     from flask_login import LoginManager
@@ -25,12 +32,31 @@ if t.TYPE_CHECKING:
 _SALT = "flask-session-epoch.remember"
 
 
+@dataclasses.dataclass(frozen=True)
+class Remembered:
+    """What our cookie says about the login a remember-me cookie came from."""
+
+    stamp: check.Stamp
+    login_at: float | None
+    #: The provider session key (see :mod:`.oidc`) that login was under, if any.
+    sid_key: str | None
+
+    def vouches_for(self, user: t.Any, state: EpochState) -> bool:
+        if self.sid_key is not None and (self.sid_key != state.sid_key or state.sid_ended):
+            return False
+        return self.stamp.vouches_for(user, state)
+
+
+#: ``(user id, what our cookie says)``: the user, or None to refuse the restore.
+RestoreLoader = t.Callable[[int, "Remembered | None"], t.Any]
+
+
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(t.cast(str, current_app.secret_key), salt=_SALT)
 
 
-def install(login_manager: LoginManager) -> None:
-    """Make ``login_manager`` set and clear our cookie together with its own."""
+def install(login_manager: LoginManager, load_remembered: RestoreLoader) -> None:
+    """Make ``login_manager`` set and clear our cookie with its own, and restore through us."""
     set_cookie = login_manager._set_cookie
     clear_cookie = login_manager._clear_cookie
 
@@ -47,13 +73,28 @@ def install(login_manager: LoginManager) -> None:
             domain=app_config.get("REMEMBER_COOKIE_DOMAIN"),
         )
 
+    def _load_user_from_remember_cookie(cookie: str) -> t.Any:
+        # Flask-Login's own restore, with our judgement: the session's keys play no part.
+        decoded = decode_cookie(cookie)
+        user_id = parse_user_id(decoded)
+        if user_id is None:
+            return None
+        user = load_remembered(user_id, _read(user_id))
+        if user is None:
+            return None
+        session["_user_id"] = decoded
+        session["_fresh"] = False
+        user_loaded_from_cookie.send(current_app._get_current_object(), user=user)  # type: ignore[attr-defined]
+        return user
+
     login_manager._set_cookie = _set_cookie
     login_manager._clear_cookie = _clear_cookie
+    login_manager._load_user_from_remember_cookie = _load_user_from_remember_cookie
 
 
 def _write(response: Response) -> None:
-    generations = check.parse_generations(session.get(check.SESSION_KEY_EPOCH))
-    if generations is None or "_user_id" not in session:
+    stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+    if stamp is None or str(stamp.user_id) != str(session.get("_user_id")):
         return
     app_config = current_app.config
     seconds = session.get("_remember_seconds")
@@ -64,9 +105,9 @@ def _write(response: Response) -> None:
     )
     if isinstance(duration, int):
         duration = dt.timedelta(seconds=duration)
-    value = _serializer().dumps(
-        [str(session["_user_id"]), list(generations), session.get(check.SESSION_KEY_LOGIN_AT)]
-    )
+    login_at = session.get(SESSION_KEY_LOGIN_AT)
+    login_at = login_at if type(login_at) in (int, float) else None  # Airflow keeps a datetime there
+    value = _serializer().dumps([stamp.as_session_value(), login_at, session.get(SESSION_KEY_SID)])
     response.set_cookie(
         config.get("REMEMBER_COOKIE_NAME"),
         value=value,
@@ -79,17 +120,24 @@ def _write(response: Response) -> None:
     )
 
 
-def restore(user_id: t.Any, state: EpochState) -> bool:
-    """Re-stamp a session restored from a remember cookie issued under the current epoch."""
+def _read(user_id: int) -> Remembered | None:
+    """Our cookie for ``user_id``'s remember-me cookie, or None if absent, forged or another's."""
     raw = request.cookies.get(config.get("REMEMBER_COOKIE_NAME"))
     if not raw:
-        return False
+        return None
     try:
-        cookie_user, generations, login_at = _serializer().loads(raw)
+        value, login_at, sid_key = _serializer().loads(raw)
     except (BadData, TypeError, ValueError):
-        return False
-    if cookie_user != str(user_id) or check.parse_generations(generations) != state.generations:
-        return False
-    login_at = login_at if check.login_at_is_sane(login_at) else None
-    check.stamp_session(session, state, login_at)
-    return True
+        return None
+    stamp = check.read_stamp(value)
+    if stamp is None or stamp.user_id != user_id or (sid_key is not None and not isinstance(sid_key, str)):
+        return None
+    return Remembered(stamp, login_at if check.login_at_is_sane(login_at) else None, sid_key)
+
+
+def restore_session(remembered: Remembered | None, stamp: check.Stamp) -> None:
+    """Stamp a session restored from a remember-me cookie as the login it came from."""
+    check.stamp_session(session, stamp, remembered.login_at if remembered else None)
+    session.pop(SESSION_KEY_SID, None)
+    if remembered is not None and remembered.sid_key is not None:
+        session[SESSION_KEY_SID] = remembered.sid_key

@@ -49,8 +49,12 @@ class EpochState:
 
     @property
     def has_epoch(self) -> bool:
-        """Whether anything was ever stamped for this user (or for everyone)."""
-        return self.generations != (0, 0)
+        """Whether anything was ever stamped for this user (or for everyone).
+
+        A row with generation 0 but a time counts: an epoch imported from an older
+        layout (before generations existed) ends what was issued before it.
+        """
+        return self.generations != (0, 0) or self.user_at is not None or self.global_at is not None
 
     @property
     def effective_at(self) -> dt.datetime | None:
@@ -142,6 +146,16 @@ def load_state(session: Session, user_model: t.Any, user_id: int, sid_key: str |
     stmt = _with_epochs(select(*_state_columns(sid_key)), user_model, user_id)
     row = session.execute(stmt, _sid_params(sid_key)).first()
     return NO_EPOCH if row is None else state_from_row(row, sid_key)
+
+
+def tables_exist(session: Session) -> bool:
+    """Whether our epoch tables are in the database (a database error counts as no)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return bool(inspect(session.get_bind()).has_table(_U.name))
+    except SQLAlchemyError:
+        return False
 
 
 def load_api_key_state(session: Session, api_key_model: t.Any, lookup_hash: str) -> tuple[t.Any, EpochState]:

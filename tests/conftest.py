@@ -6,18 +6,19 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
-from fabapp import create_app
-from databases import EPOCH_TABLES
+from databases import EPOCH_TABLES, prepare_database
 from databases import dispose as _dispose
-from databases import prepare_database
-from flask_session_epoch.migrations import VERSION_TABLE
+from fabapp import create_app
 from flask import Flask
 from flask.testing import FlaskClient
+
+from flask_session_epoch.migrations import VERSION_TABLE
 
 # Real servers come from tests/servers.sh (the README's test command starts them).
 SERVER_URLS = {
     "postgresql": "SESSION_EPOCH_TEST_POSTGRES_URL",
     "mariadb": "SESSION_EPOCH_TEST_MARIADB_URL",
+    "redis": "SESSION_EPOCH_TEST_REDIS_URL",
 }
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -167,3 +168,19 @@ def make_app(request: pytest.FixtureRequest, db_url: str) -> t.Iterator[t.Callab
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def redis_sessions() -> t.Callable[[Flask], None]:
+    """A ``setup`` for :func:`fabapp.create_app`: server-side sessions in a real Redis (Flask-Session)."""
+    import redis
+    from flask_session import Session
+
+    url = server_url("redis")
+
+    def setup(app: Flask) -> None:
+        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(url),
+                          SESSION_KEY_PREFIX=f"fse-test-{os.getpid()}-{id(app)}:")
+        Session(app)
+
+    return setup

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from fabapp import create_app
 from flask import Flask
 
-from fabapp import create_app
 from flask_session_epoch import migrate
 from flask_session_epoch.migrations import VERSION_TABLE
 

@@ -55,7 +55,8 @@ class KeyServer:
         keys = []
         for kid in self.published:
             private = self.keys[kid]
-            algorithm = jwt.algorithms.RSAAlgorithm if isinstance(private, rsa.RSAPrivateKey) else jwt.algorithms.ECAlgorithm
+            rsa_key = isinstance(private, rsa.RSAPrivateKey)
+            algorithm = jwt.algorithms.RSAAlgorithm if rsa_key else jwt.algorithms.ECAlgorithm
             jwk = json.loads(algorithm.to_jwk(private.public_key()))
             keys.append({**jwk, "kid": kid, "use": "sig"})
         return {"keys": keys}

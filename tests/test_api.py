@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fabapp import ADMIN
 from flask import Flask
 from flask.testing import FlaskClient
-
-from fabapp import ADMIN
-from flask_session_epoch.check import ENDED_HEADER
 from helpers import api_login, bearer, is_logged_in, login, user_id
+
+from flask_session_epoch.check import ENDED_HEADER
 
 BASE = "/api/v1/session_epoch"
 
@@ -126,3 +126,81 @@ def test_fetch_helper_is_served(app: Flask) -> None:
     assert response.status_code == 200
     assert b"X-Session-Ended" in response.data
     response.close()
+
+
+# -- cross-site requests ------------------------------------------------------------
+
+csrf_on = pytest.mark.config(WTF_CSRF_ENABLED=True)
+
+
+def csrf_token(app: Flask, client: FlaskClient) -> str:
+    """The CSRF token a page of this app would give the browser."""
+    if "csrf_for_test" not in app.view_functions:
+        from flask_wtf.csrf import generate_csrf
+
+        app.add_url_rule("/csrf-for-test", "csrf_for_test", generate_csrf)
+    return client.get("/csrf-for-test").get_data(as_text=True)
+
+
+def login_with_csrf(app: Flask, client: FlaskClient, credentials: tuple[str, str]) -> None:
+    token = csrf_token(app, client)
+    response = client.post("/login/", data={"username": credentials[0], "password": credentials[1],
+                                            "csrf_token": token})
+    assert response.status_code == 302 and "/login" not in response.headers["Location"]
+
+
+@csrf_on
+@pytest.mark.parametrize("path", ["revoke_all", "revoke/{alice}", "signout_others"])
+def test_cookie_post_without_csrf_token_is_refused(app: Flask, path: str) -> None:
+    victim_of_the_forgery, alice = app.test_client(), app.test_client()
+    login_with_csrf(app, alice, ("alice", "alice-pass-1"))
+    login_with_csrf(app, victim_of_the_forgery, ADMIN)
+    response = victim_of_the_forgery.post(f"{BASE}/{path.format(alice=user_id(app))}",
+                                          headers={"Origin": "https://evil.example"})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_json()["message"]
+    assert is_logged_in(alice)
+
+
+@csrf_on
+def test_cookie_post_with_csrf_token_is_served(app: Flask, client: FlaskClient) -> None:
+    alice = app.test_client()
+    login_with_csrf(app, alice, ("alice", "alice-pass-1"))
+    login_with_csrf(app, client, ADMIN)
+    response = client.post(f"{BASE}/revoke/{user_id(app)}", headers={"X-CSRFToken": csrf_token(app, client)})
+    assert response.status_code == 200
+    assert not is_logged_in(alice)
+
+
+@csrf_on
+def test_jwt_post_needs_no_csrf_token(app: Flask) -> None:
+    alice = app.test_client()
+    login_with_csrf(app, alice, ("alice", "alice-pass-1"))
+    assert app.test_client().post(f"{BASE}/revoke/{user_id(app)}", headers=admin_token(app)).status_code == 200
+    assert not is_logged_in(alice)
+
+
+@csrf_on
+def test_a_junk_authorization_header_does_not_excuse_a_cookie_post(app: Flask, client: FlaskClient) -> None:
+    login_with_csrf(app, client, ADMIN)
+    response = client.post(f"{BASE}/revoke_all", headers={"Authorization": "Bearer junk"})
+    assert response.status_code == 400
+
+
+# -- hostile ids --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["9223372036854775808", "99999999999999999999999", "\u0663", "\uff12", "-1", "1.0", " 1", "0x1", "%00"]
+)
+def test_ids_that_are_not_plain_64_bit_numbers_are_404(app: Flask, raw: str) -> None:
+    from urllib.parse import quote
+
+    token = admin_token(app)
+    client = app.test_client()
+    before = client.get(f"{BASE}/status/{user_id(app)}", headers=token).get_json()["result"]
+    for method, path in (("post", "revoke"), ("get", "status")):
+        response = getattr(client, method)(f"{BASE}/{path}/{quote(raw)}", headers=token)
+        assert response.status_code == 404, (path, raw)
+    after = client.get(f"{BASE}/status/{user_id(app)}", headers=token).get_json()["result"]
+    assert after == before  # nobody was stamped

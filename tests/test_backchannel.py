@@ -329,7 +329,9 @@ def test_token_without_sub_or_sid_is_refused(idp_app: Flask, idp: FlaskClient, k
     assert_refused(post(idp, token), idp_app, "neither a subject")
 
 
-@pytest.mark.parametrize("claim, value", [("sub", 42), ("sub", "x" * 256), ("sid", ""), ("sid", "x" * 4097), ("jti", 7)])
+@pytest.mark.parametrize(
+    ("claim", "value"), [("sub", 42), ("sub", "x" * 256), ("sid", ""), ("sid", "x" * 4097), ("jti", 7)]
+)
 def test_malformed_identifiers_are_refused(idp_app: Flask, idp: FlaskClient, keys: KeyServer, claim: str,
                                            value: t.Any) -> None:
     token = keys.sign(keys.claims(CLIENT_ID, **{claim: value}))

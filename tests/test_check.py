@@ -28,6 +28,12 @@ def session_of(client: FlaskClient) -> dict:
         return dict(sess)
 
 
+def stamp_of(app: Flask, client: FlaskClient) -> tuple[int, list[int]]:
+    """Whose login the session's stamp is (a user id), and the generations it saw."""
+    stamp = session_of(client)[fse.SESSION_KEY_EPOCH]
+    return stamp[0], stamp[2:]
+
+
 # -- login stamp -------------------------------------------------------------
 
 
@@ -36,13 +42,14 @@ def test_login_stamps_time_and_generations(client: FlaskClient) -> None:
     login(client)
     sess = session_of(client)
     assert before <= sess[fse.SESSION_KEY_LOGIN_AT] <= time.time()
-    assert sess[fse.SESSION_KEY_EPOCH] == [0, 0]
+    # The test database's users predate the epoch tables: no epoch yet.
+    assert stamp_of(client.application, client) == (user_id(client.application), [0, 0])
 
 
 def test_login_after_revoke_sees_new_generation(app: Flask, client: FlaskClient) -> None:
     revoke(app)
     login(client)
-    assert session_of(client)[fse.SESSION_KEY_EPOCH] == [1, 0]
+    assert stamp_of(app, client) == (user_id(app), [1, 0])
     assert is_logged_in(client)
 
 
@@ -62,7 +69,7 @@ def test_custom_view_login_user_is_stamped(app: Flask) -> None:
 
     client = app.test_client()
     client.get("/custom-login")
-    assert session_of(client)[fse.SESSION_KEY_EPOCH] == [0, 0]
+    assert stamp_of(app, client) == (user_id(app), [0, 0])
     revoke(app)
     assert not is_logged_in(client)
 
@@ -85,7 +92,7 @@ def test_remote_user_login_is_stamped(app: Flask) -> None:
     client = app.test_client()
     response = client.get("/login/", environ_base={"REMOTE_USER": ALICE[0]})
     assert response.status_code == 302
-    assert session_of(client)[fse.SESSION_KEY_EPOCH] == [0, 0]
+    assert stamp_of(app, client) == (user_id(app), [0, 0])
 
 
 # -- enforcement -------------------------------------------------------------
@@ -160,7 +167,18 @@ def test_static_and_health_are_untouched(app: Flask, client: FlaskClient) -> Non
     assert not is_logged_in(client)
 
 
+def forget_epoch(app: Flask, username: str = ALICE[0]) -> None:
+    """Make a user look as if they existed before the package was installed: no epoch."""
+    from flask_session_epoch.models import UserSessionEpoch
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.session.query(UserSessionEpoch).filter_by(user_id=user_id(app, username)).delete()
+        sm.session.commit()
+
+
 def test_session_without_stamp_survives_until_an_epoch_exists(app: Flask, client: FlaskClient) -> None:
+    forget_epoch(app)
     login(client)
     with client.session_transaction() as sess:
         del sess[fse.SESSION_KEY_EPOCH]
@@ -292,7 +310,7 @@ def test_process_time_zone_does_not_matter(app: Flask, client: FlaskClient, zone
 
 
 @pytest.mark.parametrize(
-    "key, value",
+    ("key", "value"),
     [
         (fse.SESSION_KEY_EPOCH, "1,0"),
         (fse.SESSION_KEY_EPOCH, [1.0, 0]),
@@ -337,6 +355,35 @@ def test_deleted_users_session_is_anonymous(app: Flask) -> None:
         sm.session.commit()
     assert client.get("/users/list/").status_code == 302
     assert client.get("/api/v1/ping/").status_code == 401
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize("legacy", [False, True])
+def test_deleted_users_credentials_never_serve_a_new_user_with_the_same_id(app: Flask, legacy: bool) -> None:
+    """SQLite hands the highest id out again; other databases can be given an id explicitly."""
+    from helpers import api_login, bearer
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        bob = sm.add_user("bob", "Bob", "B", "bob@example.org", sm.find_role("Admin"), "bob-pass-1")
+        bob_id = bob.id
+    client = app.test_client()
+    login(client, ("bob", "bob-pass-1"))
+    token = api_login(client, ("bob", "bob-pass-1"))["access_token"]
+    if legacy:  # a session from before the stamp existed
+        with client.session_transaction() as sess:
+            del sess[fse.SESSION_KEY_EPOCH]
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.session.delete(sm.session.get(sm.user_model, bob_id))
+        sm.session.commit()
+        carol = sm.user_model(id=bob_id, username="carol", first_name="Carol", last_name="C",
+                              email="carol@example.org", active=True, roles=[sm.find_role("Admin")])
+        sm.session.add(carol)
+        sm.session.commit()
+    assert client.get("/users/list/").status_code == 302
+    assert client.get("/api/v1/ping/").status_code == 401
+    assert client.get("/api/v1/ping/", headers=bearer(token)).status_code == 401
 
 
 def test_fail_open_lets_request_through_when_check_errors(app: Flask, client: FlaskClient, monkeypatch, caplog) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from fabapp import ALICE
 from flask import Flask
 from flask.testing import FlaskClient
-
-from fabapp import ALICE
-from flask_session_epoch.cli import cli
 from helpers import is_logged_in, login, user_id
+
+from flask_session_epoch.cli import cli
 
 
 def run(app: Flask, *args: str, input: str | None = None):

@@ -89,13 +89,12 @@ def test_plain_orm_disable_stamps_and_reenable_does_not(app: Flask) -> None:
 @pytest.mark.all_databases
 def test_rolled_back_disable_leaves_no_stamp(app: Flask) -> None:
     sent: list[dict] = []
-    with fse.sessions_invalidated.connected_to(lambda sender, **kw: sent.append(kw)):
-        with app.app_context():
-            sm = app.appbuilder.sm
-            user = sm.find_user(ALICE[0])
-            user.active = False
-            sm.session.flush()
-            sm.session.rollback()
+    with fse.sessions_invalidated.connected_to(lambda sender, **kw: sent.append(kw)), app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.find_user(ALICE[0])
+        user.active = False
+        sm.session.flush()
+        sm.session.rollback()
     assert epoch_rows(app) == []
     assert sent == []
 
@@ -106,14 +105,13 @@ def test_disable_signal_is_sent_after_commit(app: Flask) -> None:
     def receiver(sender: object, **payload: object) -> None:
         sent.append((sender, payload))
 
-    with fse.sessions_invalidated.connected_to(receiver):
-        with app.app_context():
-            sm = app.appbuilder.sm
-            user = sm.find_user(ALICE[0])
-            user.active = False
-            sm.session.flush()
-            assert sent == []
-            sm.session.commit()
+    with fse.sessions_invalidated.connected_to(receiver), app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.find_user(ALICE[0])
+        user.active = False
+        sm.session.flush()
+        assert sent == []
+        sm.session.commit()
     assert len(sent) == 1
     sender, payload = sent[0]
     assert sender is app

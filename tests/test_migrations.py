@@ -14,15 +14,15 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask
-
 from databases import drop_epoch_tables
 from fabapp import ALICE
+from flask import Flask
+from helpers import user_id
+
 from flask_session_epoch import migrate
 from flask_session_epoch.cli import cli
 from flask_session_epoch.migrations import ALEMBIC_INI, SCRIPT_LOCATION, VERSION_TABLE
 from flask_session_epoch.models import GlobalSessionEpoch, UserSessionEpoch
-from helpers import user_id
 
 OURS = ("ab_user_session_epoch", "ab_session_epoch_global")
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 250000)
@@ -136,7 +136,7 @@ def test_duplicate_rows_are_merged_keeping_every_value(bare: Flask, engine: sa.e
         engine, "ab_user_session_epoch",
         sa.Column("user_id", sa.Integer, nullable=False), at,
         sa.Column("reason", sa.String(64)), sa.Column("actor", sa.String(256)),
-        rows=[dict(zip(("user_id", "sessions_invalidated_at", "reason", "actor"), row)) for row in rows],
+        rows=[dict(zip(("user_id", "sessions_invalidated_at", "reason", "actor"), row, strict=False)) for row in rows],
     )
     result = run(bare, "upgrade")
     assert result.exit_code == 0, result.output
@@ -220,7 +220,7 @@ def plain_app(uri: str) -> Flask:
 
 
 @pytest.mark.parametrize(
-    "uri, message",
+    ("uri", "message"),
     [
         ("postgresql+psycopg2://nobody:wrong@127.0.0.1:1/none", "Cannot connect to the database"),
         ("not a url", "not a database URL"),

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
-
-from fabapp import ADMIN, ALICE
 from helpers import api_login, bearer, login
 
 EMAIL_HEADER = "X-Auth-Request-Email"
@@ -113,3 +112,120 @@ def test_remote_user_variable(client: FlaskClient) -> None:
 def test_bad_identity_kind_fails_at_startup(make_app) -> None:
     with pytest.raises(RuntimeError, match="PROXY_IDENTITY"):
         make_app(SESSION_EPOCH_PROXY_HEADER="X-User", SESSION_EPOCH_PROXY_IDENTITY="mail")
+
+
+# -- hardening ------------------------------------------------------------------
+
+
+@by_email
+@pytest.mark.parametrize("header", ["Basic YWxpY2U6anVuaw==", "Bearer not-a-jwt", "Bearer sst_not-a-key", "junk"])
+def test_a_header_that_authenticates_nothing_does_not_stop_following(client: FlaskClient, header: str) -> None:
+    login(client)
+    response = client.get("/api/v1/ping/", headers={"Authorization": header, EMAIL_HEADER: "admin@example.org"})
+    assert response.get_json()["user"] == "admin"
+
+
+@by_email
+def test_the_providers_own_token_passed_on_by_the_proxy_does_not_stop_following(client: FlaskClient) -> None:
+    """oauth2-proxy's --pass-authorization-header sends the provider's ID token along."""
+    import jwt as pyjwt
+
+    id_token = pyjwt.encode({"sub": "someone", "email": "admin@example.org"}, "the-provider's-key-0123456789abcdef")
+    assert who(client, "admin@example.org") == "admin"  # logged in by the proxy with no cookie first
+    response = client.get("/api/v1/ping/", headers={"Authorization": f"Bearer {id_token}",
+                                                    EMAIL_HEADER: "alice@example.org"})
+    assert response.get_json()["user"] == "alice"
+
+
+@by_email
+def test_a_valid_token_keeps_its_user_but_the_stale_cookie_still_goes(app: Flask) -> None:
+    client = app.test_client()
+    token = api_login(client)["access_token"]
+    login(client, ADMIN)
+    response = client.get("/users/list/", headers={**bearer(token), EMAIL_HEADER: "alice@example.org"})
+    assert response.status_code == 302  # the admin's cookie no longer serves the page
+    with client.session_transaction() as sess:
+        assert "_user_id" not in sess  # and the token's request logged nobody in
+
+
+@by_email
+def test_switching_users_clears_the_previous_session(app: Flask) -> None:
+    @app.route("/put-in-session")
+    def put() -> str:
+        from flask import session
+
+        session["cart"] = "alice's things"
+        return "ok"
+
+    client = app.test_client()
+    login(client)
+    client.get("/put-in-session")
+    assert who(client, "admin@example.org") == "admin"
+    with client.session_transaction() as sess:
+        assert "cart" not in sess
+
+
+@by_email
+def test_switching_users_gives_a_server_side_session_a_new_id(make_app, redis_sessions) -> None:
+    app = make_app(setup=redis_sessions)
+    client = app.test_client()
+    login(client)
+    before = client.get_cookie("session").value
+    assert who(client, "admin@example.org") == "admin"
+    after = client.get_cookie("session").value
+    assert after != before
+    stale = app.test_client()
+    stale.set_cookie("session", before)
+    assert who(stale) is None  # the old id names no session any more
+
+
+@pytest.mark.config(SESSION_EPOCH_PROXY_HEADER="X-Auth-Request-User", AUTH_USERNAME_CI=False)
+def test_usernames_are_case_sensitive_when_fab_says_so(client: FlaskClient) -> None:
+    response = client.get("/api/v1/ping/", headers={"X-Auth-Request-User": "ALICE"})
+    assert response.status_code == 401
+    response = client.get("/api/v1/ping/", headers={"X-Auth-Request-User": "alice"})
+    assert response.get_json()["user"] == "alice"
+
+
+@pytest.mark.config(SESSION_EPOCH_PROXY_HEADER="X-Auth-Request-User")
+def test_usernames_ignore_ascii_case_by_default(client: FlaskClient) -> None:
+    response = client.get("/api/v1/ping/", headers={"X-Auth-Request-User": "ALICE"})
+    assert response.get_json()["user"] == "alice"
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize(
+    ("identity", "header", "asserted"),
+    [
+        ("email", EMAIL_HEADER, "\u212aate@example.org"),  # KELVIN SIGN lower-cases to "k"
+        ("email", EMAIL_HEADER, "kate@example.org\u0307"),
+        ("username", "X-Auth-Request-User", "\u212aate"),
+        ("username", "X-Auth-Request-User", "KATE\u0130"),
+    ],
+)
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_unicode_case_folding_never_matches_another_user(make_app, identity: str, header: str, asserted: str,
+                                                         as_bytes: bool) -> None:
+    app = make_app(SESSION_EPOCH_PROXY_HEADER=header, SESSION_EPOCH_PROXY_IDENTITY=identity)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.add_user("kate", "Kate", "K", "kate@example.org", sm.find_role("Admin"), "kate-pass-1")
+    client = app.test_client()
+    # A proxy sends UTF-8 bytes, which WSGI hands over as Latin-1; a server may also pass text on as it is.
+    value = asserted.encode("utf-8").decode("latin-1") if as_bytes else asserted
+    response = client.get("/api/v1/ping/", headers={header: value})
+    assert response.status_code == 401
+
+
+@pytest.mark.config(SESSION_EPOCH_PROXY_HEADER="X-Auth-Request-User", AUTH_USERNAME_CI=False)
+def test_a_session_does_not_match_another_case_when_usernames_are_case_sensitive(client: FlaskClient) -> None:
+    login(client)
+    response = client.get("/api/v1/ping/", headers={"X-Auth-Request-User": "ALICE"})
+    assert response.status_code == 401  # "ALICE" is not alice, and nobody is called that
+
+
+@pytest.mark.config(SESSION_EPOCH_PROXY_HEADER="X-Auth-Request-User", AUTH_USER_REGISTRATION=True,
+                    AUTH_USER_REGISTRATION_ROLE="Reader")
+def test_a_utf8_identity_is_read_as_utf8(client: FlaskClient) -> None:
+    response = client.get("/api/v1/ping/", headers={"X-Auth-Request-User": "jos\u00e9".encode().decode("latin-1")})
+    assert response.get_json()["user"] == "jos\u00e9"

@@ -23,7 +23,7 @@ def test_invalidate_accepts_user_object_or_id(app: Flask) -> None:
 
 
 @pytest.mark.parametrize(
-    "user, reason, error",
+    ("user", "reason", "error"),
     [
         (10**6, "x", LookupError),
         (True, "x", TypeError),
@@ -47,12 +47,11 @@ def test_invalidate_outside_extension_says_what_to_do(make_app) -> None:
 
 def test_signal_carries_actor_and_reason_after_commit(app: Flask) -> None:
     sent: list[dict] = []
-    with fse.sessions_invalidated.connected_to(lambda sender, **kw: sent.append(kw), app):
-        with app.app_context():
-            fse.invalidate_sessions(user_id(app), reason="admin-revoke", actor="cli", commit=False)
-            assert sent == []
-            app.appbuilder.sm.session.commit()
-            fse.invalidate_all_sessions(reason="revoke-all")
+    with fse.sessions_invalidated.connected_to(lambda sender, **kw: sent.append(kw), app), app.app_context():
+        fse.invalidate_sessions(user_id(app), reason="admin-revoke", actor="cli", commit=False)
+        assert sent == []
+        app.appbuilder.sm.session.commit()
+        fse.invalidate_all_sessions(reason="revoke-all")
     assert [(s["user_id"], s["reason"], s["actor"]) for s in sent] == [
         (user_id(app), "admin-revoke", "cli"),
         (None, "revoke-all", "system"),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
-
-from fabapp import ADMIN, ALICE
-from flask_session_epoch.models import UserSessionEpoch
 from helpers import api_login, bearer, is_logged_in, login, user_id
+
+from flask_session_epoch.models import UserSessionEpoch
 
 
 def admin_client(app: Flask) -> FlaskClient:

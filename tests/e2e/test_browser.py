@@ -99,7 +99,8 @@ def set_active(admin: Page, username: str, active: bool) -> None:
     expect(user_row(admin, username).get_by_role("cell", name=str(active), exact=True)).to_have_count(1)
 
 
-def test_disabled_user_session_ends_and_stays_ended(open_page: t.Callable[[str], Page], screenshot: Screenshots) -> None:
+def test_disabled_user_session_ends_and_stays_ended(open_page: t.Callable[[str], Page],
+                                                   screenshot: Screenshots) -> None:
     user, admin = open_page("user"), open_page("admin")
     sign_in(user, *DEMO)
     expect_signed_in_as(user, "demo")

@@ -65,8 +65,8 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from cryptojwt.key_bundle import build_key_bundle
 from cryptojwt.jwt import JWT
+from cryptojwt.key_bundle import build_key_bundle
 from cryptojwt.key_jar import build_keyjar
 from idpyoidc.message import Message
 from idpyoidc.message.oidc.session import BACK_CHANNEL_LOGOUT_EVENT

@@ -27,13 +27,13 @@ else:
         " with CI=true this is an error",
     )
 
-from flask import Flask, session  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
-from flask_login import AnonymousUserMixin, login_user  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from superset.extensions import db, security_manager  # noqa: E402
+from flask import Flask, session
+from flask.testing import FlaskClient
+from flask_login import AnonymousUserMixin, login_user
+from sqlalchemy import select
+from superset.extensions import db, security_manager
 
-from flask_session_epoch import (  # noqa: E402
+from flask_session_epoch import (
     SESSION_KEY_EPOCH,
     UserSessionEpoch,
     invalidate_all_sessions,

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from alembic.script import ScriptDirectory
 from conftest import SUPERSET_CLI, copy_db, run_superset, superset_env
 
