@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from databases import drop_epoch_tables
 from fabapp import ALICE
 from flask import Flask
-from helpers import user_id
+from helpers import api_login, user_id
 
 from flask_session_epoch import migrate
 from flask_session_epoch.cli import cli
@@ -142,8 +142,9 @@ def test_duplicate_rows_are_merged_keeping_every_value(bare: Flask, engine: sa.e
     assert result.exit_code == 0, result.output
     merged = {row[0]: row for row in epoch_rows(engine)}
     assert set(merged) == {alice, admin}
-    assert merged[alice][1:] == (T0 + dt.timedelta(hours=1), 0, "disable", "cli")
-    assert merged[admin][1:] == (T0, 0, None, None)
+    # Generation 1: an epoch from an earlier layout is an epoch (0003 repairs 0001's 0).
+    assert merged[alice][1:] == (T0 + dt.timedelta(hours=1), 1, "disable", "cli")
+    assert merged[admin][1:] == (T0, 1, None, None)
     assert schema_diff(engine) == []
 
 
@@ -193,6 +194,78 @@ def test_rerun_after_interruption_changes_nothing(bare: Flask, engine: sa.engine
     assert result.exit_code == 0, result.output
     assert epoch_rows(engine) == before
     assert schema_diff(engine) == []
+
+
+def legacy_epoch_table(engine: sa.engine.Engine, rows: list[tuple[int, dt.datetime]]) -> None:
+    """0.1's layout, before generations: a user id and a time, nothing else."""
+    epoch_type = UserSessionEpoch.__table__.c.sessions_invalidated_at.type
+    legacy_table(
+        engine, "ab_user_session_epoch", sa.Column("user_id", sa.Integer, nullable=False),
+        sa.Column("sessions_invalidated_at", epoch_type),
+        rows=[{"user_id": uid, "sessions_invalidated_at": when} for uid, when in rows],
+    )
+
+
+def token_issued_at(app: Flask, when: dt.datetime, username: str = ALICE[0]) -> str:
+    """A JWT as minted before the package was installed: no claim of ours, issued ``when`` (UTC)."""
+    from flask_jwt_extended import create_access_token
+
+    with app.test_request_context():
+        claims = app.extensions["flask-jwt-extended"]._user_claims_callback
+        app.extensions["flask-jwt-extended"]._user_claims_callback = lambda identity: {}
+        try:
+            iat = int(when.replace(tzinfo=dt.timezone.utc).timestamp())
+            return create_access_token(identity=str(user_id(app, username)), additional_claims={"iat": iat})
+        finally:
+            app.extensions["flask-jwt-extended"]._user_claims_callback = claims
+
+
+def ping(app: Flask, token: str) -> int:
+    return app.test_client().get("/api/v1/ping/", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize("duplicated", [False, True])
+@pytest.mark.parametrize("stop_at", [None, "0002_oidc_backchannel"])
+def test_imported_epochs_end_older_credentials(bare: Flask, engine: sa.engine.Engine, duplicated: bool,
+                                                stop_at: str | None) -> None:
+    """An epoch from 0.1's layout ends what was issued before it, also merged, also after 0.2.0 ran 0001."""
+    legacy_at = utcnow() - dt.timedelta(minutes=10)
+    rows = [(user_id(bare), legacy_at)]
+    if duplicated:
+        rows.append((user_id(bare), legacy_at - dt.timedelta(days=3)))
+    legacy_epoch_table(engine, rows)
+    before, after = token_issued_at(bare, legacy_at - dt.timedelta(hours=1)), token_issued_at(bare, utcnow())
+    if stop_at is not None:  # a database that already ran 0.2.0's migrations
+        assert run(bare, "upgrade", stop_at).exit_code == 0
+    result = run(bare, "upgrade")
+    assert result.exit_code == 0, result.output
+    assert ping(bare, before) == 401
+    assert ping(bare, after) == 200
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize("stop_at", [None, "0002_oidc_backchannel"])
+def test_disabled_users_with_an_older_epoch_are_stamped(bare: Flask, engine: sa.engine.Engine,
+                                                         stop_at: str | None) -> None:
+    """A disabled user whose row predates their tokens: re-enabling them revives none of those."""
+    legacy_epoch_table(engine, [(user_id(bare), utcnow() - dt.timedelta(days=30))])
+    token = token_issued_at(bare, utcnow() - dt.timedelta(days=1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ab_user SET active = :no WHERE username = :u"), {"no": False, "u": ALICE[0]})
+    if stop_at is not None:
+        assert run(bare, "upgrade", stop_at).exit_code == 0
+    assert run(bare, "upgrade").exit_code == 0
+    with bare.app_context():
+        sm = bare.appbuilder.sm
+        sm.find_user(ALICE[0]).active = True
+        sm.session.commit()
+    assert ping(bare, token) == 401
+    assert ping(bare, api_login(bare.test_client())["access_token"]) == 200
 
 
 def test_host_alembic_version_is_untouched(bare: Flask, engine: sa.engine.Engine) -> None:
