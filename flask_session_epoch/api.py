@@ -15,8 +15,8 @@ from jwt import PyJWTError
 from wtforms.validators import ValidationError
 
 from . import tokens
-from .identity import parse_user_id
 from .accounts import session_status, sign_out_other_sessions
+from .identity import parse_user_id
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions, security_manager
 from .views import PERMISSION_VIEW
 

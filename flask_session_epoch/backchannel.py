@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import threading
 import time
 import typing as t
@@ -42,6 +43,8 @@ _MAX_TOKEN_LENGTH = 16 * 1024
 # fetches it at once), and how long one fetch may take.
 _JWKS_LIFESPAN_SECONDS = 300
 _HTTP_TIMEOUT_SECONDS = 10
+# An unknown key id fetches the keys again at most this often, per provider.
+_REFETCH_INTERVAL_SECONDS = 10
 _EXTENSION_KEY = "session_epoch_backchannel"
 # How often a logout is tried when the database gives up on its transaction.
 _ATTEMPTS = 3
@@ -71,6 +74,7 @@ class Provider:
         self._remote = remote
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
+        self._last_refetch: float | None = None
 
     def metadata(self) -> t.Mapping[str, t.Any]:
         """The provider's discovery document, as Authlib's client loaded (and cached) it."""
@@ -88,13 +92,29 @@ class Provider:
                 )
             return self._jwks
 
+    def _may_refetch(self) -> bool:
+        """Whether an unknown ``kid`` may fetch the JWKS again now: once per interval per provider.
+
+        Anyone can send a token with a made-up ``kid``; without a limit each one would
+        make this app fetch the provider's keys.
+        """
+        with self._lock:
+            now = time.monotonic()
+            if self._last_refetch is not None and now - self._last_refetch < _REFETCH_INTERVAL_SECONDS:
+                return False
+            self._last_refetch = now
+            return True
+
     def signing_key(self, kid: str | None) -> jwt.PyJWK:
-        """The provider's public key with this ``kid``; an unknown one refetches the JWKS once."""
+        """The provider's public key with this ``kid``; an unknown one refetches the JWKS,
+        at most once per ``_REFETCH_INTERVAL_SECONDS``."""
         client = self._jwks_client()
         cache = client.jwk_set_cache
         # A set that is fetched now is fresh already: fetching it again would not help.
-        rounds = (False, True) if cache is not None and cache.get() is not None else (False,)
-        for refresh in rounds:
+        fetched_before = cache is not None and cache.get() is not None
+        for refresh in (False, True):
+            if refresh and not (fetched_before and self._may_refetch()):
+                break
             try:
                 keys = [key for key in client.get_jwk_set(refresh).keys if key.public_key_use in ("sig", None)]
             except jwt.PyJWKClientError as exc:
@@ -205,9 +225,11 @@ def validate(token: t.Any, provider: Provider) -> LogoutToken:
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise LogoutTokenError("the logout token's kid is not a string")
-    key = provider.signing_key(kid)
     issuer = provider.metadata()["issuer"]
     leeway = float(config.get("BACKCHANNEL_LEEWAY"))
+    # Checked before the signature, so a token that could never pass fetches no keys.
+    _precheck(token, issuer, provider.client_id, leeway)
+    key = provider.signing_key(kid)
     try:
         claims = jwt.decode(
             token, key.key, algorithms=[algorithm], audience=provider.client_id, issuer=issuer,
@@ -218,17 +240,43 @@ def validate(token: t.Any, provider: Provider) -> LogoutToken:
     return _checked_claims(claims, issuer, leeway)
 
 
-def _checked_claims(claims: dict[str, t.Any], issuer: str, leeway: float) -> LogoutToken:
-    """The checks PyJWT does not make: freshness, events, nonce, sub/sid, jti."""
-    now = time.time()
-    iat = claims["iat"]
-    if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+def _precheck(token: str, issuer: str, client_id: str, leeway: float) -> None:
+    """Issuer, audience and freshness from the payload as sent, before any key is looked up.
+
+    Nothing here is trusted: the same checks run again on the verified claims.
+    """
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise LogoutTokenError("the logout_token is not a JWT") from None
+    for name in ("iss", "aud"):
+        if name not in claims:
+            raise LogoutTokenError(f"the logout token has no {name} claim")
+    if claims["iss"] != issuer:
+        raise LogoutTokenError("the logout token comes from another issuer")
+    audience = claims["aud"]
+    if audience != client_id and not (isinstance(audience, list) and client_id in audience):
+        raise LogoutTokenError("the logout token is meant for another client")
+    _check_iat(claims.get("iat"), leeway)
+
+
+def _check_iat(iat: t.Any, leeway: float) -> float:
+    if iat is None:
+        raise LogoutTokenError("the logout token has no iat claim")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
         raise LogoutTokenError("the logout token's iat is not a number")
+    now = time.time()
     if iat > now + leeway:
         raise LogoutTokenError("the logout token was issued in the future")
-    max_age = float(config.get("BACKCHANNEL_MAX_AGE"))
-    if iat < now - max_age - leeway:
+    if iat < now - float(config.get("BACKCHANNEL_MAX_AGE")) - leeway:
         raise LogoutTokenError("the logout token is too old")
+    return float(iat)
+
+
+def _checked_claims(claims: dict[str, t.Any], issuer: str, leeway: float) -> LogoutToken:
+    """The checks PyJWT does not make: freshness, events, nonce, sub/sid, jti."""
+    iat = _check_iat(claims["iat"], leeway)
+    max_age = float(config.get("BACKCHANNEL_MAX_AGE"))
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
         raise LogoutTokenError("the logout token has no back-channel logout event")
@@ -320,8 +368,7 @@ def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None
     user_id = oidc.user_of_subject(connection, token.issuer, token.subject) if token.subject else None
     if token.sid is not None:
         # Only the sessions of that provider session end, as the spec asks even with a sub.
-        lifetime = current_app.permanent_session_lifetime
-        oidc.end_provider_session(connection, oidc.key_of(token.issuer, token.sid), now, now + lifetime)
+        oidc.end_provider_session(connection, oidc.key_of(token.issuer, token.sid), now)
     elif user_id is not None:
         actor = f"idp:{provider}"
         store.stamp_user(connection, user_id, now, "idp-logout", actor)

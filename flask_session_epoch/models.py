@@ -87,8 +87,8 @@ class OidcSubject(Model):
 class OidcEndedSession(Model):
     """An OpenID provider session (``sid``) that was logged out over the back channel.
 
-    Sessions that logged in under it end on their next request. Rows are kept as
-    long as such a session could still be presented, then pruned.
+    Sessions that logged in under it end on their next request. Rows are never pruned:
+    a copy of such a session can be kept alive by requests that are never checked.
     """
 
     __tablename__ = "ab_session_epoch_oidc_ended_sid"

@@ -140,13 +140,17 @@ def use_jti(connection: Connection, jti_key: str, until: dt.datetime) -> None:
     connection.execute(_USED.insert().values(jti_key=jti_key, expires_at=until))
 
 
-def end_provider_session(connection: Connection, sid_key: str, at: dt.datetime, until: dt.datetime) -> None:
-    """Mark a provider session as logged out; sessions carrying its key end on their next request."""
-    row = {"sid_key": sid_key, "ended_at": at, "expires_at": until}
+def end_provider_session(connection: Connection, sid_key: str, at: dt.datetime) -> None:
+    """Mark a provider session as logged out; sessions carrying its key end on their next request.
+
+    The record is kept: a copy of such a session can be kept alive indefinitely by
+    requests that are never checked (health checks, static files re-sign a permanent
+    session), so no expiry would be safe. ``expires_at`` only records the logout.
+    """
+    row = {"sid_key": sid_key, "ended_at": at, "expires_at": at}
     store.upsert(connection, _ENDED, "sid_key", row, lambda new: {"expires_at": new.expires_at})
 
 
 def prune(connection: Connection, now: dt.datetime) -> None:
-    """Forget used tokens and ended provider sessions that can no longer be presented."""
+    """Forget used logout tokens that would be refused as too old anyway."""
     connection.execute(delete(_USED).where(_USED.c.expires_at < now))
-    connection.execute(delete(_ENDED).where(_ENDED.c.expires_at < now))

@@ -229,11 +229,102 @@ def test_unknown_kid_on_a_fresh_start_fetches_the_keys_once(idp_app: Flask, idp:
     assert keys.jwks_fetches == 1
 
 
+def test_made_up_key_ids_fetch_the_keys_at_most_once_per_interval(idp_app: Flask, idp: FlaskClient,
+                                                                  keys: KeyServer) -> None:
+    assert post(idp, keys.sign(keys.claims(CLIENT_ID, sub="nobody"))).status_code == 200
+    for _ in range(25):
+        junk = keys.add_key(publish=False)  # a new kid each time, and a signature no one can check
+        assert post(idp, keys.sign(keys.claims(CLIENT_ID), kid=junk)).status_code == 400
+    assert keys.jwks_fetches == 2  # the first fetch, and one refetch for all 25
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"iss": "https://evil.example.org"}, {"aud": "another-client"}, {"iat": 1}, {"iat": None}, {"iss": None}],
+)
+def test_a_token_that_could_never_pass_fetches_no_keys(idp_app: Flask, idp: FlaskClient, keys: KeyServer,
+                                                        overrides: dict[str, t.Any]) -> None:
+    junk = keys.add_key(publish=False)
+    for _ in range(5):
+        assert post(idp, keys.sign(keys.claims(CLIENT_ID, **overrides), kid=junk)).status_code == 400
+    assert keys.jwks_fetches == 0
+
+
 def test_unreachable_provider_is_a_400_not_a_500(make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
     app = make_app(**oauth_config("http://127.0.0.1:9/.well-known/openid-configuration"))
     response = post(app.test_client(), keys.sign(keys.claims(CLIENT_ID)))
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
+
+
+# -- sessions that logged in under a provider session ---------------------------------
+
+
+def provider_login_route(app: Flask, issuer: str) -> None:
+    """``/provider-login/<sid>``: alice logs in as an OAuth login under provider session ``sid`` would."""
+    from flask import g, session
+    from flask_login import login_user
+
+    @app.route("/provider-login/<sid>")
+    def provider_login(sid: str) -> str:
+        g.session_epoch_provider_login = oidc.ProviderLogin(issuer, SUBJECT, sid)
+        session.permanent = True  # re-signed by every request, as FAB's own logins are
+        remember = bool(app.config.get("TEST_REMEMBER"))
+        login_user(app.appbuilder.sm.find_user(ALICE[0]), remember=remember)
+        return "ok"
+
+
+def served(client: FlaskClient) -> bool:
+    return client.get("/api/v1/ping/").status_code == 200
+
+
+def test_sid_logout_stays_in_force_while_a_copy_is_kept_fresh(make_app: t.Callable[..., Flask],
+                                                               keys: KeyServer) -> None:
+    import datetime as dt
+
+    app = make_app(**oauth_config(keys.metadata_url, PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=2)))
+    provider_login_route(app, keys.issuer)
+    client = app.test_client()
+    client.get("/provider-login/op-session-7")
+    assert served(client)
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert post(client, keys.sign(keys.claims(CLIENT_ID, sub=None, sid="op-session-7"))).status_code == 200
+    # Requests that are never checked (a health check) re-sign the copy past the lifetime.
+    for _ in range(8):
+        assert copy.get("/health").status_code == 200
+        time.sleep(0.4)
+    # Another logout runs the clean-up of old records.
+    assert post(client, keys.sign(keys.claims(CLIENT_ID, sub=None, sid="op-session-8"))).status_code == 200
+    assert not served(copy)
+
+
+@pytest.mark.config(TEST_REMEMBER=True)
+def test_sid_logout_also_ends_the_remember_me_cookie(idp_app: Flask, keys: KeyServer) -> None:
+    provider_login_route(idp_app, keys.issuer)
+    client = idp_app.test_client()
+    client.get("/provider-login/op-session-5")
+    remember = client.get_cookie("remember_token").value
+    companion = client.get_cookie("session_epoch_remember").value
+    assert post(client, keys.sign(keys.claims(CLIENT_ID, sub=None, sid="op-session-5"))).status_code == 200
+    thief = idp_app.test_client()  # the cookies as they were before the logout, without the session
+    thief.set_cookie("remember_token", remember)
+    thief.set_cookie("session_epoch_remember", companion)
+    assert not served(thief)
+    assert not served(client)
+
+
+def test_the_endpoint_never_logs_anyone_in_from_a_proxy_header(make_app: t.Callable[..., Flask],
+                                                               keys: KeyServer) -> None:
+    """README lets the provider's POST past the proxy: a header on it must log nobody in."""
+    app = make_app(**oauth_config(keys.metadata_url, SESSION_EPOCH_PROXY_HEADER="X-Auth-Request-User"))
+    client = app.test_client()
+    response = client.post("/session_epoch/backchannel-logout/idp", headers={"X-Auth-Request-User": "admin"},
+                           data={"logout_token": keys.sign(keys.claims(CLIENT_ID))})
+    assert response.status_code == 200
+    assert not any(header.startswith("session=") for header in response.headers.getlist("Set-Cookie"))
+    with client.session_transaction() as sess:
+        assert "_user_id" not in sess
 
 
 # -- every rejection --------------------------------------------------------------
