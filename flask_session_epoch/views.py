@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.utils.base import is_safe_redirect_url
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from .accounts import keep_current_session, sign_out_other_sessions
+from .identity import parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions
 
@@ -37,11 +39,35 @@ def csrf_ok() -> bool:
 
 
 def ended_at(user: t.Any) -> t.Any:
-    """When the user's sessions were last invalidated (naive UTC), for list and show pages."""
-    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
-    return db_session(sm).execute(
-        select(UserSessionEpoch.sessions_invalidated_at).where(UserSessionEpoch.user_id == user.id)
-    ).scalar_one_or_none()
+    """When the user's sessions were last invalidated (naive UTC), for list and show pages.
+
+    The first call in a request reads the epochs of every user the page has loaded, in
+    one statement: a page of 100 users costs what a page of 2 does.
+    """
+    known: dict[int, t.Any] = g.setdefault("session_epoch_ended_at", {})
+    if user.id not in known:
+        sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+        db = db_session(sm)
+        loaded = {obj.id for obj in db.identity_map.values() if isinstance(obj, sm.user_model)}
+        wanted = (loaded | {user.id}) - set(known)
+        known.update(dict.fromkeys(wanted))
+        rows = db.execute(
+            select(UserSessionEpoch.user_id, UserSessionEpoch.sessions_invalidated_at)
+            .where(UserSessionEpoch.user_id.in_(sorted(wanted)))
+        )
+        known.update({user_id: at for user_id, at in rows})
+    return known[user.id]
+
+
+def format_utc(value: t.Any) -> str:
+    """A naive UTC time as the admin pages show it: to the second, labelled UTC."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def safe_back(default: str) -> str:
+    """Where a form goes back to: the page it came from if that is on this site, else ``default``."""
+    referrer = request.referrer
+    return referrer if referrer and is_safe_redirect_url(referrer) else default
 
 
 class UserViewMixin:
@@ -68,15 +94,39 @@ class UserViewMixin:
         multiple=True,
     )
     def signouteverywhere(self, items: t.Any) -> t.Any:
-        back = request.referrer or url_for(f"{type(self).__name__}.list")
+        back = safe_back(url_for(f"{type(self).__name__}.list"))
         if not csrf_ok():
             return redirect(back)
-        users = items if isinstance(items, list) else [items]
+        users = [user for user in (items if isinstance(items, list) else [items]) if user is not None]
+        if not users:
+            flash(lazy_gettext("No such user."), "warning")
+            return redirect(back)
         for user in users:
             invalidate_sessions(user, reason="admin-revoke")
         names = ", ".join(user.username for user in users)
         flash(lazy_gettext("Every session and token of %(names)s has ended.", names=names), "info")
         return redirect(back)
+
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name: str, pk: str) -> t.Any:
+        """FAB's action on one row, once the name and the row id are known to be sound."""
+        refused = self._refuse_action(name, [pk])
+        return refused if refused is not None else super().action(name, pk)  # type: ignore[misc]
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self) -> t.Any:
+        """FAB's action on the selected rows, once the name and every row id are known to be sound."""
+        refused = self._refuse_action(request.form.get("action", ""), request.form.getlist("rowid"))
+        return refused if refused is not None else super().action_post()  # type: ignore[misc]
+
+    def _refuse_action(self, name: str, pks: list[str]) -> t.Any:
+        # FAB answers an unknown action with a 500, and a row id that is no integer with a
+        # database error on some databases.
+        if name not in self.actions or not pks or any(parse_user_id(pk) is None for pk in pks):  # type: ignore[attr-defined]
+            flash(lazy_gettext("No such action or user."), "warning")
+            return redirect(url_for(f"{type(self).__name__}.list"))
+        return None
 
 
 def with_epoch_actions(view_class: type) -> type:
@@ -90,6 +140,7 @@ def with_epoch_actions(view_class: type) -> type:
         if columns and column not in columns:
             attrs[name] = [*columns, column]
     attrs["label_columns"] = {**getattr(view_class, "label_columns", {}), column: lazy_gettext("Sessions ended")}
+    attrs["formatters_columns"] = {**(getattr(view_class, "formatters_columns", None) or {}), column: format_utc}
     for fieldsets in ("show_fieldsets", "user_show_fieldsets"):
         value = getattr(view_class, fieldsets, None)
         if value:
@@ -129,4 +180,4 @@ class SessionEpochView(BaseView):
         if csrf_ok():
             sign_out_other_sessions(current_user)
             flash(lazy_gettext("All your other sessions and API tokens have ended."), "info")
-        return redirect(request.referrer or self.appbuilder.get_url_for_index)
+        return redirect(safe_back(self.appbuilder.get_url_for_index))

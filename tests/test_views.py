@@ -201,3 +201,97 @@ def test_role_removal_stamps_when_asked(app: Flask) -> None:
     login(alice)
     remove_roles(app)
     assert stamps(app) == [(user_id(app), "role-change")]
+
+
+# -- hostile input and cost ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("referrer", ["https://evil.example/phish", "//evil.example/x", "javascript:alert(1)"])
+def test_forms_never_redirect_to_another_site(app: Flask, referrer: str) -> None:
+    admin = admin_client(app)
+    for response in (
+        admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]},
+                   headers={"Referer": referrer}),
+        admin.post("/sessionepoch/sign-out-others/", headers={"Referer": referrer}),
+    ):
+        assert response.status_code == 302
+        assert "evil.example" not in response.headers["Location"]
+        assert not response.headers["Location"].startswith("javascript")
+
+
+def test_forms_go_back_to_a_page_of_this_site(app: Flask) -> None:
+    admin = admin_client(app)
+    response = admin.post("/sessionepoch/sign-out-others/", headers={"Referer": "http://localhost/users/userinfo/"})
+    assert response.headers["Location"].endswith("/users/userinfo/")
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize(
+    "rowid", ["999999", "abc", "9223372036854775808", "-1", "\u0663", "1 OR 1=1", ""]
+)
+def test_action_on_rows_that_are_no_users_is_a_message_never_500(app: Flask, rowid: str) -> None:
+    admin = admin_client(app)
+    listed = admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [rowid]})
+    assert listed.status_code in (302, 400)
+    from urllib.parse import quote
+
+    single = admin.post(f"/users/action/signouteverywhere/{quote(rowid) or '%20'}")
+    assert single.status_code in (302, 400, 404)
+    assert stamps(app) == []
+
+
+def test_unknown_action_name_is_never_500(app: Flask) -> None:
+    admin = admin_client(app)
+    assert admin.post("/users/action_post", data={"action": "nosuchaction", "rowid": ["1"]}).status_code in (302, 400)
+    assert admin.post("/users/action/nosuchaction/1").status_code in (302, 400, 404)
+
+
+def count_statements(app: Flask, path: str, client: FlaskClient) -> int:
+    with app.app_context():
+        engine = app.extensions["test_db"].engine
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def add_users_with_epochs(app: Flask, count: int) -> None:
+    from flask_session_epoch.store import stamp_user, utcnow
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        for n in range(count):
+            user = sm.add_user(f"user{n}", "U", str(n), f"user{n}@example.org", sm.find_role("Admin"), "pw-123456")
+            stamp_user(sm.session.connection(), user.id, utcnow(), "test", "test")
+            sm.session.commit()
+
+
+def test_users_list_sessions_ended_column_costs_a_constant_number_of_statements(make_app) -> None:
+    """FAB itself loads roles and groups row by row; our column adds the same few statements per page."""
+    with_us, plain = make_app(), make_app(extension=False)
+    ours = []
+    for more in (0, 20):
+        add_users_with_epochs(with_us, more)
+        ours.append(count_statements(with_us, "/users/list/", admin_client(with_us))
+                    - count_statements(plain, "/users/list/", admin_client(plain)))
+    assert ours[0] == ours[1]
+
+
+def test_users_list_shows_the_time_in_utc_without_microseconds(app: Flask) -> None:
+
+    admin = admin_client(app)
+    admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]})
+    with app.app_context():
+        at = app.appbuilder.sm.session.execute(sa.select(UserSessionEpoch.sessions_invalidated_at)).scalar_one()
+    shown = at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    for page in (admin.get("/users/list/"), admin.get(f"/users/show/{user_id(app)}")):
+        text = page.get_data(as_text=True)
+        assert shown in text
+        assert str(at) not in text
