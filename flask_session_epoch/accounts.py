@@ -5,9 +5,11 @@ from __future__ import annotations
 import typing as t
 
 from flask import g, session
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import check, store
+from .identity import find_users, parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
 from .revoke import db_session, invalidate_sessions, security_manager
 from .session_keys import SESSION_KEY_LOGIN_AT
@@ -24,29 +26,28 @@ class AmbiguousUserError(LookupError):
 def resolve_user(spec: str) -> t.Any:
     """Find one user by ``id:N``, username or e-mail address.
 
-    Usernames and e-mail addresses are matched exactly (e-mail without regard to case,
-    usernames as Flask-AppBuilder's ``AUTH_USERNAME_CI`` says): no wildcard ever
-    matches someone else.
+    Usernames and e-mail addresses are matched exactly (e-mail without regard to ASCII
+    case, usernames as Flask-AppBuilder's ``AUTH_USERNAME_CI`` says): no wildcard and
+    no Unicode case folding ever matches someone else.
 
     :raises UnknownUserError: if nobody matches.
     :raises AmbiguousUserError: if several users match.
     """
     sm = security_manager()
     db = db_session(sm)
-    model = sm.user_model
     spec = spec.strip()
     if spec.lower().startswith("id:"):
         number = spec[3:].strip()
-        user = db.get(model, int(number)) if number.isascii() and number.isdigit() else None
+        user_id = parse_user_id(number)
+        user = db.get(sm.user_model, user_id) if user_id is not None else None
         if user is None:
             raise UnknownUserError(f"No user with id {number!r}.")
         return user
-    found = {}
-    by_name = sm.find_user(username=spec) if spec else None
-    if by_name is not None:
-        found[by_name.id] = by_name
-    for user in db.execute(select(model).where(func.lower(model.email) == spec.lower())).scalars():
-        found[user.id] = user
+    try:
+        found = {user.id: user for field in ("username", "email") for user in find_users(sm, db, field, spec)}
+    except SQLAlchemyError:
+        db.rollback()
+        found = {}  # a value the database cannot even compare names nobody
     if not found:
         raise UnknownUserError(f"No user with username or e-mail {spec!r}.")
     if len(found) > 1:
@@ -55,11 +56,15 @@ def resolve_user(spec: str) -> t.Any:
     return next(iter(found.values()))
 
 
-def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> None:
+def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> bool:
     """Enable or disable an account through the ORM, as the admin UI does.
 
     Disabling stamps the epoch through the same listener as the admin UI's checkbox.
+
+    :returns: whether anything changed (False if it already was so).
     """
+    if bool(user.active) == active:
+        return False
     sm = security_manager()
     db = db_session(sm)
     if actor is not None:
@@ -72,6 +77,7 @@ def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> None:
         raise
     finally:
         g.pop("session_epoch_actor", None)
+    return True
 
 
 def session_status(user: t.Any) -> dict[str, t.Any]:

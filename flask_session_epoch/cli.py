@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from . import accounts, migrate
-from .revoke import invalidate_all_sessions, invalidate_sessions
+from .revoke import MAX_REASON, check_reason, invalidate_all_sessions, invalidate_sessions
 
 cli = AppGroup("session-epoch", help="End Flask-AppBuilder sessions: flask-session-epoch.")
 
@@ -72,9 +72,21 @@ def _user(spec: str) -> t.Any:
 user_argument = click.argument("user", metavar="USER")
 
 
+def _reason(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return check_reason(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def reason_option(default: str) -> t.Callable[[t.Any], t.Any]:
+    return click.option("--reason", default=default, show_default=True, callback=_reason,
+                        help=f"Recorded in the audit trail (at most {MAX_REASON} characters).")
+
+
 @cli.command()
 @user_argument
-@click.option("--reason", default="admin-revoke", show_default=True, help="Recorded in the audit trail.")
+@reason_option("admin-revoke")
 def revoke(user: str, reason: str) -> None:
     """End every session and token of USER; the account stays active.
 
@@ -87,7 +99,7 @@ def revoke(user: str, reason: str) -> None:
 
 @cli.command("revoke-all")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--reason", default="revoke-all", show_default=True, help="Recorded in the audit trail.")
+@reason_option("revoke-all")
 def revoke_all(yes: bool, reason: str) -> None:
     """End everyone's sessions and tokens (the global epoch)."""
     if not yes:
@@ -101,7 +113,9 @@ def revoke_all(yes: bool, reason: str) -> None:
 def disable(user: str) -> None:
     """Disable USER and end their sessions (as unchecking "active" in the admin UI)."""
     account = _user(user)
-    accounts.set_active(account, False, actor=ACTOR)
+    if not accounts.set_active(account, False, actor=ACTOR):
+        click.echo(f"{account.username} (id {account.id}) is already disabled; nothing changed.")
+        return
     click.echo(f"Disabled {account.username} (id {account.id}); their sessions and tokens have ended.")
 
 
@@ -110,8 +124,10 @@ def disable(user: str) -> None:
 def enable(user: str) -> None:
     """Enable USER again; sessions from before the disable stay dead."""
     account = _user(user)
-    accounts.set_active(account, True, actor=ACTOR)
-    click.echo(f"Enabled {account.username} (id {account.id}).")
+    if not accounts.set_active(account, True, actor=ACTOR):
+        click.echo(f"{account.username} (id {account.id}) is already enabled; nothing changed.")
+        return
+    click.echo(f"Enabled {account.username} (id {account.id}); sessions from before the disable stay ended.")
 
 
 @cli.command()

@@ -8,13 +8,15 @@ import typing as t
 from flask import current_app, g, has_app_context
 
 from . import listeners, store
+from .identity import MAX_USER_ID, parse_user_id
 
 if t.TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger("flask_session_epoch")
 
-_MAX_REASON = 64
+#: The longest reason the audit trail keeps.
+MAX_REASON = 64
 
 
 def security_manager() -> t.Any:
@@ -32,9 +34,13 @@ def db_session(sm: t.Any) -> Session:
     return session if session is not None else sm.get_session
 
 
-def _check_reason(reason: str) -> str:
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > _MAX_REASON:
-        raise ValueError(f"reason must be a non-empty string of at most {_MAX_REASON} characters")
+def check_reason(reason: t.Any) -> str:
+    """A reason for the audit trail, trimmed.
+
+    :raises ValueError: unless it is a non-empty string of at most 64 characters.
+    """
+    if not isinstance(reason, str) or not reason.strip() or len(reason.strip()) > MAX_REASON:
+        raise ValueError(f"reason must be a non-empty string of at most {MAX_REASON} characters")
     return reason.strip()
 
 
@@ -42,10 +48,13 @@ def user_id_of(user: t.Any) -> int:
     """The primary key of a user object or of an id given directly.
 
     :raises TypeError: for anything else, booleans included.
+    :raises ValueError: for an integer no database of ours can hold as a user id.
     """
     value = getattr(user, "id", user)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected a user or an integer user id, got {user!r}")
+    if parse_user_id(value) is None:
+        raise ValueError(f"{value} is not a user id (0 to {MAX_USER_ID})")
     return value
 
 
@@ -81,7 +90,7 @@ def invalidate_sessions(user: t.Any, reason: str = "api", *, actor: str | None =
     """
     sm = security_manager()
     user_id = user_id_of(user)
-    reason = _check_reason(reason)
+    reason = check_reason(reason)
     session = db_session(sm)
     if session.get(sm.user_model, user_id) is None:
         raise LookupError(f"no user with id {user_id}")
@@ -99,7 +108,7 @@ def invalidate_all_sessions(reason: str = "revoke-all", *, actor: str | None = N
     :param commit: commit the transaction; pass False to keep it open for more work.
     """
     sm = security_manager()
-    reason = _check_reason(reason)
+    reason = check_reason(reason)
     session = db_session(sm)
     who = actor or listeners.actor()
     _stamp(session, store.stamp_global, None, reason, who, commit)

@@ -11,7 +11,7 @@ _signals = Namespace()
 
 #: Sent after the transaction that stamped an epoch has committed. Sender: the app
 #: (None outside an app context). Keyword arguments: ``user_id`` (None for the
-#: global epoch), ``reason``, ``actor``, ``generation`` and ``at`` (UTC datetime).
+#: global epoch), ``reason``, ``actor`` and ``at`` (naive UTC datetime).
 sessions_invalidated = _signals.signal("sessions-invalidated")
 
 #: Sent when a session or token is refused because it predates the epoch. Sender:

@@ -87,3 +87,38 @@ def test_status_in_words(app: Flask, client: FlaskClient) -> None:
     result = run(app, "status", "alice")
     assert result.exit_code == 0
     assert "active:" in result.output and "last_login:" in result.output and "last_reason:" in result.output
+
+
+@pytest.mark.parametrize("spec", ["id:9223372036854775808", "id:99999999999999999999999", "id:\u0663", "id:-1"])
+def test_ids_beyond_what_a_database_holds_are_one_clear_error(app: Flask, spec: str) -> None:
+    result = run(app, "revoke", spec)
+    assert result.exit_code == 1
+    assert "No user" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 65])
+@pytest.mark.parametrize("command", [["revoke", "alice"], ["revoke-all", "--yes"]])
+def test_unusable_reason_is_one_clear_error(app: Flask, client: FlaskClient, command: list[str], reason: str) -> None:
+    login(client)
+    result = run(app, *command, "--reason", reason)
+    assert result.exit_code == 2
+    assert "--reason" in result.output and "Traceback" not in result.output
+    assert is_logged_in(client)
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize("spec", ["\u212aate@example.org", "KATE@EXAMPLE.ORG\u0307"])
+def test_unicode_case_folding_never_names_another_user(app: Flask, spec: str) -> None:
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.add_user("kate", "Kate", "K", "kate@example.org", sm.find_role("Reader"), "kate-pass-1")
+    result = run(app, "revoke", spec)
+    assert result.exit_code == 1 and "No user" in result.output
+
+
+def test_disable_says_when_nothing_changed(app: Flask) -> None:
+    assert "sessions and tokens have ended" in run(app, "disable", "alice").output
+    again = run(app, "disable", "alice")
+    assert again.exit_code == 0
+    assert "already disabled" in again.output and "have ended" not in again.output
+    assert "already enabled" in run(app, "enable", "admin").output

@@ -26,6 +26,8 @@ def test_invalidate_accepts_user_object_or_id(app: Flask) -> None:
     ("user", "reason", "error"),
     [
         (10**6, "x", LookupError),
+        (2**63, "x", ValueError),
+        (-1, "x", ValueError),
         (True, "x", TypeError),
         ("2", "x", TypeError),
         (None, "x", TypeError),
