@@ -374,7 +374,7 @@ def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None
         store.stamp_user(connection, user_id, now, "idp-logout", actor)
         listeners.queue_signal(session, user_id=user_id, reason="idp-logout", actor=actor, at=now)
     session.commit()
-    return t.cast("int | None", user_id)
+    return user_id
 
 
 def _prune(session: t.Any) -> None:

@@ -19,9 +19,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import config, store
-from .check import SESSION_KEY_SID
 from .models import OidcEndedSession, OidcLogoutTokenUse, OidcSubject
 from .revoke import db_session
+from .session_keys import SESSION_KEY_SID
 
 if t.TYPE_CHECKING:
     import datetime as dt

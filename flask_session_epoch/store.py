@@ -148,6 +148,12 @@ def load_state(session: Session, user_model: t.Any, user_id: int, sid_key: str |
     return NO_EPOCH if row is None else state_from_row(row, sid_key)
 
 
+def invalidated_at(session: Session, user_ids: t.Iterable[int]) -> dict[int, dt.datetime]:
+    """When each of these users' epoch was last stamped, for those who have one; one statement."""
+    stmt = select(_U.c.user_id, _U.c.sessions_invalidated_at).where(_U.c.user_id.in_(sorted(user_ids)))
+    return {row[0]: row[1] for row in session.execute(stmt)}
+
+
 def tables_exist(session: Session) -> bool:
     """Whether our epoch tables are in the database (a database error counts as no)."""
     from sqlalchemy.exc import SQLAlchemyError

@@ -12,11 +12,11 @@ from flask_appbuilder.utils.base import is_safe_redirect_url
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
+from . import store
 from .accounts import keep_current_session, sign_out_other_sessions
 from .identity import parse_user_id
-from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
+from .models import GLOBAL_ROW_ID, GlobalSessionEpoch
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions
 
 log = logging.getLogger("flask_session_epoch")
@@ -48,14 +48,10 @@ def ended_at(user: t.Any) -> t.Any:
     if user.id not in known:
         sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
         db = db_session(sm)
-        loaded = {obj.id for obj in db.identity_map.values() if isinstance(obj, sm.user_model)}
-        wanted = (loaded | {user.id}) - set(known)
+        wanted: set[int] = {obj.id for obj in db.identity_map.values() if isinstance(obj, sm.user_model)}
+        wanted = (wanted | {user.id}) - set(known)
         known.update(dict.fromkeys(wanted))
-        rows = db.execute(
-            select(UserSessionEpoch.user_id, UserSessionEpoch.sessions_invalidated_at)
-            .where(UserSessionEpoch.user_id.in_(sorted(wanted)))
-        )
-        known.update({user_id: at for user_id, at in rows})
+        known.update(store.invalidated_at(db, wanted))
     return known[user.id]
 
 

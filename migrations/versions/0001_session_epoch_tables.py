@@ -117,7 +117,7 @@ def _create_global_table() -> None:
 
 def _missing_columns(inspector: sa.engine.Inspector, table: str) -> list[sa.Column]:
     present = {column["name"] for column in inspector.get_columns(table)}
-    wanted = [
+    wanted: list[sa.Column[int | str]] = [
         sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
         sa.Column("reason", sa.String(64)),
         sa.Column("actor", sa.String(256)),

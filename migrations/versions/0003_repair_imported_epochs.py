@@ -20,6 +20,7 @@ Running it again changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 import sqlalchemy as sa
 from alembic import op
@@ -46,7 +47,7 @@ def _utc_datetime() -> sa.types.TypeEngine:
     )
 
 
-def _table(name: str, *extra: sa.sql.ColumnClause) -> sa.sql.TableClause:
+def _table(name: str, *extra: sa.sql.expression.ColumnClause[t.Any]) -> sa.sql.TableClause:
     return sa.table(
         name,
         sa.column("sessions_invalidated_at", _utc_datetime()),
