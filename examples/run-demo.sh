@@ -64,7 +64,8 @@ cat <<EOF
   2. Sign in as admin in another browser; in Security > List Users tick demo and
      choose Actions > Sign out everywhere.
   3. Reload demo's tab: the login page says "Your session has ended. Please sign in again."
-  4. Or uncheck "Is Active?" for demo in Security > List Users, then check it again:
+  4. Or disable demo: open demo's edit page from Security > List Users (the pencil
+     icon), uncheck "Is Active?" and save; then check it again and save:
      demo's old tab still has to sign in again.
 
   Ctrl-C stops the server.
