@@ -462,3 +462,15 @@ def test_page_after_api_401_says_the_session_ended(app: Flask, client: FlaskClie
     login(client)
     assert is_logged_in(client)
     assert b"Your session has ended" not in client.get("/protected/").data
+
+
+def test_renaming_a_user_ends_their_sessions(app: Flask, client: FlaskClient) -> None:
+    """The stamp is bound to the account as it was at login: a new name is a new identity."""
+    login(client)
+    with app.app_context():
+        sm = app.appbuilder.sm
+        sm.find_user(ALICE[0]).username = "alice2"
+        sm.session.commit()
+    assert not is_logged_in(client)
+    login(client, ("alice2", ALICE[1]))
+    assert is_logged_in(client)

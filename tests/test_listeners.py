@@ -165,3 +165,26 @@ def test_admin_actor_is_recorded(app: Flask) -> None:
     with app.app_context():
         actor = app.appbuilder.sm.session.execute(sa.select(UserSessionEpoch.actor)).scalar_one()
     assert actor == str(user_id(app, ADMIN[0]))
+
+
+def test_new_users_get_an_epoch_at_creation(app: Flask) -> None:
+    import sqlalchemy as sa
+
+    from flask_session_epoch.models import UserSessionEpoch
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.add_user("newcomer", "New", "Comer", "new@example.org", sm.find_role("Admin"), "new-pass-1")
+        row = sm.session.execute(sa.select(UserSessionEpoch).filter_by(user_id=user.id)).scalar_one()
+        assert (row.generation, row.reason) == (1, "created")
+
+
+def test_creating_users_works_before_the_tables_exist(make_app, db_url: str) -> None:
+    """The first admin is often created before our migration has run."""
+    from databases import drop_epoch_tables
+
+    drop_epoch_tables(db_url)
+    app = make_app()
+    with app.app_context():
+        sm = app.appbuilder.sm
+        assert sm.add_user("early", "E", "A", "early@example.org", sm.find_role("Admin"), "early-pass-1")

@@ -245,3 +245,11 @@ def test_epoch_state_effective_is_the_later_one() -> None:
     assert EpochState(1, early, 1, late).effective_at == late.replace(tzinfo=dt.timezone.utc)
     assert EpochState(1, late, 0, None).effective_at == late.replace(tzinfo=dt.timezone.utc)
     assert EpochState().effective_at is None and not EpochState().has_epoch
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize("sub", ["9223372036854775808", "1" * 40, "\u0662", "-2", " 2"])
+def test_token_subjects_that_are_no_user_ids_get_401_never_500(app: Flask, client: FlaskClient, sub: str) -> None:
+    with app.test_request_context():
+        token = create_access_token(identity=sub)
+    assert ping(client, token) == 401
