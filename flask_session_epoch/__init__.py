@@ -1,9 +1,16 @@
-"""End a Flask-AppBuilder user's sessions and tokens at once, on every worker and host."""
+"""End a Flask-AppBuilder user's sessions and tokens at once, on every worker and host.
+
+Importing the package does not import Flask-AppBuilder's SQLAlchemy security models:
+Airflow's FAB provider defines its own copies of those tables. The ready-made
+:class:`SessionEpochSecurityManager`, built on FAB's own security manager, is loaded
+when it is first asked for.
+"""
 
 from __future__ import annotations
 
+import typing as t
+
 from .manager import SessionEpochMixin as SessionEpochMixin
-from .manager import SessionEpochSecurityManager as SessionEpochSecurityManager
 from .models import GlobalSessionEpoch as GlobalSessionEpoch
 from .models import UserSessionEpoch as UserSessionEpoch
 from .revoke import invalidate_all_sessions as invalidate_all_sessions
@@ -13,8 +20,15 @@ from .session_keys import SESSION_KEY_LOGIN_AT as SESSION_KEY_LOGIN_AT
 from .signals import session_rejected as session_rejected
 from .signals import sessions_invalidated as sessions_invalidated
 
+if t.TYPE_CHECKING:
+    from .fab import SessionEpochSecurityManager as SessionEpochSecurityManager
 
-def __getattr__(name: str) -> str:
+
+def __getattr__(name: str) -> t.Any:
+    if name == "SessionEpochSecurityManager":
+        from .fab import SessionEpochSecurityManager
+
+        return SessionEpochSecurityManager
     if name == "__version__":
         from importlib.metadata import version
 

@@ -1,14 +1,22 @@
-"""Tables that hold the invalidation epochs.
+"""Tables that hold the invalidation epochs and the back-channel logout records.
 
-Both tables live on Flask-AppBuilder's declarative base, so FAB's own ``create_all``
-on a fresh database creates them next to ``ab_user``.
+They live on a metadata of their own, not on Flask-AppBuilder's: the host's
+``create_all`` never makes them (our migrations do), and Airflow's FAB provider, which
+swaps FAB's metadata for its own copy of the user tables, never sees them. Their
+foreign keys name ``ab_user`` by name only.
 """
 
 from __future__ import annotations
 
-from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+import typing as t
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import declarative_base
+
+#: The metadata of every table of ours.
+metadata = MetaData()
+Model: t.Any = declarative_base(metadata=metadata)
 
 # Naive UTC. MySQL/MariaDB ``DATETIME`` drops fractions unless asked for them.
 UtcDateTime = (

@@ -13,7 +13,7 @@ import os
 import typing as t
 
 from alembic import context
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, pool
 
 from flask_session_epoch.migrations import VERSION_TABLE
 from flask_session_epoch.models import (
@@ -31,13 +31,12 @@ config = context.config
 
 
 def _target_metadata() -> MetaData:
-    # Our tables, and ab_user only so their foreign key resolves: _include_object keeps
-    # autogenerate away from the host's schema.
+    # Our tables, and a stand-in for ab_user only so their foreign keys resolve:
+    # _include_object keeps autogenerate away from the host's schema.
     metadata = MetaData()
-    ours = {model.__table__ for model in OUR_MODELS}
-    referenced = {fk.column.table for table in ours for fk in table.foreign_keys}
-    for table in ours | referenced:
-        table.to_metadata(metadata)
+    Table("ab_user", metadata, Column("id", Integer, primary_key=True))
+    for model in OUR_MODELS:
+        model.__table__.to_metadata(metadata)
     return metadata
 
 
