@@ -122,16 +122,17 @@ def token_claim(user: t.Any, state: EpochState) -> list[t.Any]:
     return [*state.generations, user_key(user)]
 
 
-def token_is_current(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState) -> bool:
+def token_is_current(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState, claim_name: str) -> bool:
     """Whether a decoded JWT of ``user`` was issued under their current epoch.
 
     Tokens minted by us carry the generations and the user's key; older ones (no
     claim, or 0.2's claim without the key) are judged by ``iat``, which counts whole
     seconds, so a token from the stamp's own second is refused.
+
+    :param claim_name: our claim's name (``SESSION_EPOCH_JWT_CLAIM``).
     """
-    name = config.get("JWT_CLAIM")
-    if name in claims:
-        value = claims[name]
+    if claim_name in claims:
+        value = claims[claim_name]
         if isinstance(value, (list, tuple)) and len(value) == 3:
             return parse_generations(value[:2]) == state.generations and value[2] == user_key(user)
         if parse_generations(value) is None:
@@ -237,7 +238,8 @@ def shape_response(response: Response) -> Response:
     # Messages the now-anonymous view added (FAB's "Access is Denied") would only confuse.
     if "session_epoch_flashes" in g:
         flask_session["_flashes"] = g.session_epoch_flashes
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    # With the script root: an app mounted under a prefix (Airflow's /auth) comes back to it.
+    target = request.script_root + request.full_path.rstrip("?") if request.method == "GET" else None
     new = redirect(url_for(login_endpoint, next=target))
     new.headers[ENDED_HEADER] = "1"
     return new

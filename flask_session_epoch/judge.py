@@ -169,7 +169,10 @@ class UserJudge:
     def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
         """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""
         user = self._session_epoch_load(jwt_data.get("sub"))
-        user = self._session_epoch_admit(user, lambda state: check.token_is_current(jwt_data, user, state), "jwt")
+        claim_name = config.get("JWT_CLAIM")
+        user = self._session_epoch_admit(
+            user, lambda state: check.token_is_current(jwt_data, user, state, claim_name), "jwt"
+        )
         if user is None:
             return None
         # A valid token wins over a stale cookie sent along with it.

@@ -86,7 +86,7 @@ def _after_user_insert(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
     """
     if not has_app_context() or not current_app.extensions.get(TABLES_READY):
         return
-    store.stamp_user(connection, target.id, store.utcnow(), "created", actor())
+    store.stamp_user(connection, target.id, store.utcnow(), store.CREATED, actor())
 
 
 def _stamp_reason(attrs: t.Any) -> str | None:

@@ -97,14 +97,18 @@ class SessionEpochMixin(UserJudge):
 
     # -- wiring -------------------------------------------------------------
 
-    def create_login_manager(self, app: Flask) -> LoginManager:
-        lm = super().create_login_manager(app)  # type: ignore[misc]
+    # FAB passes the app; Airflow's FAB provider calls both without it, and its
+    # create_jwt_manager returns None.
+
+    def create_login_manager(self, *app: Flask) -> LoginManager:
+        lm = super().create_login_manager(*app)  # type: ignore[misc]
         lm.user_loader(self._session_epoch_load_session_user)
         remember.install(lm, self._session_epoch_load_remembered_user)
         return lm
 
-    def create_jwt_manager(self, app: Flask) -> JWTManager:
-        jwt_manager = super().create_jwt_manager(app)  # type: ignore[misc]
+    def create_jwt_manager(self, *app: Flask) -> JWTManager | None:
+        made = super().create_jwt_manager(*app)  # type: ignore[misc]
+        jwt_manager = made or (app[0] if app else current_app).extensions["flask-jwt-extended"]
         host_claims = jwt_manager._user_claims_callback
 
         def claims(identity: t.Any) -> dict[str, t.Any]:
@@ -115,7 +119,7 @@ class SessionEpochMixin(UserJudge):
             return extra
 
         jwt_manager.additional_claims_loader(claims)
-        return jwt_manager
+        return t.cast("JWTManager | None", made)
 
     def register_views(self) -> None:
         """FAB's (or Superset's) views, with our action on the users pages, our page and API."""

@@ -64,6 +64,8 @@ class EpochState:
 
 
 NO_EPOCH = EpochState()
+#: The reason of the stamp a user gets when created.
+CREATED = "created"
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -83,7 +85,8 @@ def _global(column: t.Any) -> t.Any:
     return select(column).where(_G.c.id == GLOBAL_ROW_ID).scalar_subquery()
 
 
-_STATE_COLUMNS = (
+#: The epoch columns :func:`state_from_row` reads, last in a row.
+STATE_COLUMNS = (
     _U.c.generation,
     _U.c.sessions_invalidated_at,
     _global(_G.c.generation),
@@ -91,7 +94,8 @@ _STATE_COLUMNS = (
 )
 
 
-def _with_epochs(stmt: t.Any, user_model: t.Any, user_id: t.Any) -> t.Any:
+def with_epochs(stmt: t.Any, user_model: t.Any, user_id: t.Any) -> t.Any:
+    """``stmt`` over the user table joined to their epoch row, for the user with ``user_id``."""
     joined: t.Any = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
     return stmt.select_from(joined).where(user_model.id == user_id)
 
@@ -109,7 +113,7 @@ _SID_ENDED = select(_ENDED_SIDS.c.sid_key).where(_ENDED_SIDS.c.sid_key == bindpa
 
 def _state_columns(sid_key: str | None) -> tuple[t.Any, ...]:
     """The columns :func:`state_from_row` reads: the epochs, after the sid lookup if there is one."""
-    return (_SID_ENDED, *_STATE_COLUMNS) if sid_key is not None else _STATE_COLUMNS
+    return (_SID_ENDED, *STATE_COLUMNS) if sid_key is not None else STATE_COLUMNS
 
 
 def _sid_params(sid_key: str | None) -> dict[str, str]:
@@ -132,7 +136,7 @@ def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
     cache_key = (user_model, sid_key is not None)
     stmt = _USER_WITH_STATE.get(cache_key)
     if stmt is None:
-        stmt = _USER_WITH_STATE[cache_key] = _with_epochs(
+        stmt = _USER_WITH_STATE[cache_key] = with_epochs(
             select(user_model, *_state_columns(sid_key)), user_model, bindparam("session_epoch_user_id")
         )
     row = session.execute(stmt, {"session_epoch_user_id": user_id, **_sid_params(sid_key)}).first()
@@ -143,14 +147,19 @@ def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
 
 def load_state(session: Session, user_model: t.Any, user_id: int, sid_key: str | None = None) -> EpochState:
     """Read one user's epochs without loading the user (at login and token minting)."""
-    stmt = _with_epochs(select(*_state_columns(sid_key)), user_model, user_id)
+    stmt = with_epochs(select(*_state_columns(sid_key)), user_model, user_id)
     row = session.execute(stmt, _sid_params(sid_key)).first()
     return NO_EPOCH if row is None else state_from_row(row, sid_key)
 
 
 def invalidated_at(session: Session, user_ids: t.Iterable[int]) -> dict[int, dt.datetime]:
-    """When each of these users' epoch was last stamped, for those who have one; one statement."""
-    stmt = select(_U.c.user_id, _U.c.sessions_invalidated_at).where(_U.c.user_id.in_(sorted(user_ids)))
+    """When each of these users' sessions were last ended, for those whose were; one statement.
+
+    The stamp every new user gets at creation ended nothing and is left out.
+    """
+    stmt = select(_U.c.user_id, _U.c.sessions_invalidated_at).where(
+        _U.c.user_id.in_(sorted(user_ids)), _U.c.reason != CREATED
+    )
     return {row[0]: row[1] for row in session.execute(stmt)}
 
 
@@ -168,7 +177,7 @@ def load_api_key_state(session: Session, api_key_model: t.Any, lookup_hash: str)
     """``(created_on, epochs of its user)`` for an API key, in one statement."""
     joined: t.Any = inspect(api_key_model).local_table.outerjoin(_U, _U.c.user_id == api_key_model.user_id)
     stmt = (
-        select(api_key_model.created_on, *_STATE_COLUMNS)
+        select(api_key_model.created_on, *STATE_COLUMNS)
         .select_from(joined)
         .where(api_key_model.lookup_hash == lookup_hash)
     )

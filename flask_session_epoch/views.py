@@ -8,6 +8,7 @@ import typing as t
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.security import views as fab_security_views
 from flask_appbuilder.utils.base import is_safe_redirect_url
 from flask_babel import lazy_gettext
 from flask_login import current_user
@@ -58,6 +59,15 @@ def ended_at(user: t.Any) -> t.Any:
 def format_utc(value: t.Any) -> str:
     """A naive UTC time as the admin pages show it: to the second, labelled UTC."""
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def redirect_after_own_stamp(location: str) -> t.Any:
+    """A redirect after a stamp that kept the caller's session, made as FAB's security views make theirs.
+
+    Airflow's FAB provider replaces that function with one that also hands the browser
+    a new API token (its ``_token`` cookie), which the stamp just ended.
+    """
+    return fab_security_views.redirect(location)
 
 
 def safe_back(default: str) -> str:
@@ -137,6 +147,11 @@ def with_epoch_actions(view_class: type) -> type:
             attrs[name] = [*columns, column]
     attrs["label_columns"] = {**getattr(view_class, "label_columns", {}), column: lazy_gettext("Sessions ended")}
     attrs["formatters_columns"] = {**(getattr(view_class, "formatters_columns", None) or {}), column: format_utc}
+    mapped = getattr(view_class, "method_permission_name", None)
+    if mapped:
+        # A host that maps methods onto a few actions (Airflow: read, edit, delete) gets
+        # no permission of a new name: ending a user's sessions is editing the user.
+        attrs["method_permission_name"] = {**mapped, "signouteverywhere": "edit"}
     for fieldsets in ("show_fieldsets", "user_show_fieldsets"):
         value = getattr(view_class, fieldsets, None)
         if value:
@@ -166,7 +181,7 @@ class SessionEpochView(BaseView):
             invalidate_all_sessions(reason="revoke-all")
             keep_current_session(current_user.id)
             flash(lazy_gettext("Every session and token of every user has ended; yours was kept."), "info")
-        return redirect(url_for(".revoke_all_form"))
+        return redirect_after_own_stamp(url_for(".revoke_all_form"))
 
     @expose("/sign-out-others/", methods=["POST"])
     def sign_out_others(self) -> t.Any:
@@ -176,4 +191,4 @@ class SessionEpochView(BaseView):
         if csrf_ok():
             sign_out_other_sessions(current_user)
             flash(lazy_gettext("All your other sessions and API tokens have ended."), "info")
-        return redirect(safe_back(self.appbuilder.get_url_for_index))
+        return redirect_after_own_stamp(safe_back(self.appbuilder.get_url_for_index))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: virtual environments, lint, type and packaging
 # checks, real database servers, then pytest on SQLAlchemy 2.x, on SQLAlchemy 1.4
-# (Superset's pin), on Flask-AppBuilder 5.0, and inside a real Superset 6.1.0. Extra
-# arguments go to every pytest run (for example -x or -k NAME).
+# (Superset's pin), on Flask-AppBuilder 5.0, inside a real Superset 6.1.0 and inside a
+# real Airflow 3.3.2 with its FAB provider. Extra arguments go to every pytest run (for
+# example -x or -k NAME).
 #
 #   bash tests/run.sh
 #
@@ -14,10 +15,10 @@
 #   mypy                the package and its migrations, as installed (setup.cfg [mypy])
 #   wheel               build the sdist and the wheel; fail on a packaging warning or a
 #                       runtime file the wheel lacks (tests/tools/check_wheel.py)
-#   venv-sqlalchemy14, venv-fab50, venv-superset    the other environments
+#   venv-sqlalchemy14, venv-fab50, venv-superset, venv-airflow    the other environments
 #   browser             Debian's Chromium for the browser tests
 #   servers             PostgreSQL, MariaDB and Redis on 127.0.0.1
-#   pytest-sqlalchemy2, pytest-sqlalchemy14, pytest-fab50, pytest-superset
+#   pytest-sqlalchemy2, pytest-sqlalchemy14, pytest-fab50, pytest-superset, pytest-airflow
 #
 # A failing ruff, mypy, wheel or pytest stage makes the exit status non-zero and the run
 # goes on; a failing set-up stage (venv-*, browser, servers) ends the run, and so does
@@ -28,6 +29,7 @@
 #
 # SESSION_EPOCH_VENVS   where the environments live (default: .venv-test/ in the repo)
 # SESSION_EPOCH_SKIP_SUPERSET=1   leave out the (slow) Superset environment locally
+# SESSION_EPOCH_SKIP_AIRFLOW=1    leave out the (slow) Airflow environment locally
 # SESSION_EPOCH_STAGES  run only these stages, by name or glob, e.g. "ruff mypy wheel" or
 #                       "venv-sqlalchemy2 servers pytest-sqlalchemy2"; the stages they
 #                       need (an environment, the servers) must have run before
@@ -50,8 +52,12 @@ stages=(venv-sqlalchemy2 ruff mypy wheel venv-sqlalchemy14 venv-fab50)
 superset=1
 [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ] || superset=0
 [ $superset = 0 ] || stages+=(venv-superset)
+airflow=1
+[ "${SESSION_EPOCH_SKIP_AIRFLOW:-0}" != 1 ] || airflow=0
+[ $airflow = 0 ] || stages+=(venv-airflow)
 stages+=(browser servers pytest-sqlalchemy2 pytest-sqlalchemy14 pytest-fab50)
 [ $superset = 0 ] || stages+=(pytest-superset)
+[ $airflow = 0 ] || stages+=(pytest-airflow)
 
 stage_title() {
     case $1 in
@@ -128,6 +134,11 @@ stage_body() {
             make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools Authlib \
                 idpyoidc flask-caching pytest
             "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
+        venv-airflow)
+            make_venv airflow -c tests/constraints/airflow.txt apache-airflow==3.3.2 apache-airflow-providers-fab \
+                pytest requests time-machine
+            # Editable, so Airflow finds the package's apache_airflow_provider entry point (its CLI).
+            "$venvs/airflow/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
         ruff)
             need sqlalchemy2 ruff
             "$venvs/sqlalchemy2/bin/ruff" check --output-format concise . ;;
@@ -138,15 +149,17 @@ stage_body() {
         browser) bash tests/e2e/install-browser.sh ;;
         servers) bash tests/servers.sh start "$servers" ;;
         pytest-sqlalchemy2)
-            run_pytest sqlalchemy2 tests --ignore=tests/superset "${pytest_args[@]}" ;;
+            run_pytest sqlalchemy2 tests --ignore=tests/superset --ignore=tests/airflow3 "${pytest_args[@]}" ;;
         # The deployment tests (browser, soak) run once, above: they test processes, not ORM versions.
         pytest-sqlalchemy14)
-            run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak \
-                "${pytest_args[@]}" ;;
+            run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/airflow3 --ignore=tests/e2e \
+                --ignore=tests/soak "${pytest_args[@]}" ;;
         # The oldest Flask-AppBuilder we support (5.0), on SQLAlchemy 2.
         pytest-fab50)
-            run_pytest fab50 tests --ignore=tests/superset --ignore=tests/e2e --ignore=tests/soak "${pytest_args[@]}" ;;
+            run_pytest fab50 tests --ignore=tests/superset --ignore=tests/airflow3 --ignore=tests/e2e \
+                --ignore=tests/soak "${pytest_args[@]}" ;;
         pytest-superset) run_pytest superset tests/superset "${pytest_args[@]}" ;;
+        pytest-airflow) run_pytest airflow tests/airflow3 "${pytest_args[@]}" ;;
         *) echo "no stage $1" >&2; return 2 ;;
     esac
 }

@@ -1,0 +1,111 @@
+"""``[core] auth_manager = flask_session_epoch.airflow.SessionEpochFabAuthManager``."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from functools import cached_property
+
+from airflow.exceptions import AirflowConfigException
+from airflow.models.revoked_token import RevokedToken
+from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
+from airflow.utils.session import create_session
+from flask import current_app
+from jwt import InvalidTokenError
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import config, signals
+from ..identity import parse_user_id
+from . import tokens
+from .security_manager import SessionEpochAirflowSecurityManager
+
+if t.TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from flask import Flask
+
+log = logging.getLogger("flask_session_epoch")
+
+
+class SessionEpochFabAuthManager(FabAuthManager):
+    """The FAB provider's auth manager, whose JWTs end with the user's sessions.
+
+    Airflow's JWTs (the UI's ``_token`` cookie, ``POST /auth/token``, the refresh
+    middleware) carry the epoch generations, and every request checks them in the
+    statement that looks up the token's revocation: a revoked, disabled or re-enabled
+    user's older tokens are refused at once, on every worker.
+    """
+
+    @cached_property
+    def security_manager(self) -> SessionEpochAirflowSecurityManager:
+        """Ours, or ``SECURITY_MANAGER_CLASS`` from ``webserver_config.py`` if it derives from ours."""
+        if not self.appbuilder:
+            raise AirflowConfigException("AppBuilder is not initialized.")
+        configured = current_app.config.get("SECURITY_MANAGER_CLASS")
+        if configured is None:
+            return SessionEpochAirflowSecurityManager(self.appbuilder)
+        if not (isinstance(configured, type) and issubclass(configured, SessionEpochAirflowSecurityManager)):
+            raise AirflowConfigException(
+                "SECURITY_MANAGER_CLASS in webserver_config.py must derive from"
+                " flask_session_epoch.airflow.SessionEpochAirflowSecurityManager when [core] auth_manager is"
+                f" flask_session_epoch.airflow.SessionEpochFabAuthManager; it is {configured!r}."
+            )
+        return configured(self.appbuilder)
+
+    def _settings_app(self) -> Flask:
+        """The FAB app whose checked ``SESSION_EPOCH_*`` settings apply (FastAPI requests have no app context)."""
+        app = getattr(self, "flask_app", None)
+        return t.cast("Flask", app if app is not None else current_app._get_current_object())  # type: ignore[attr-defined]
+
+    def serialize_user(self, user: t.Any) -> dict[str, t.Any]:
+        """The token's claims: the provider's ``sub``, and the generations the token is minted under."""
+        claims = super().serialize_user(user)
+        user_model = self.security_manager.user_model
+        try:
+            with create_session() as session:
+                claims[config.get("JWT_CLAIM", self._settings_app())] = tokens.claim_for(session, user_model, user)
+        except SQLAlchemyError:
+            # Without the claim the token is judged by its iat, like one minted before install.
+            log.error("Could not read the session epoch of user %s for a new token", user.id, exc_info=True)
+        return claims
+
+    async def get_user_from_token(self, token: str) -> BaseUser:
+        """The token's user, unless the token is invalid, revoked, or older than the user's epoch."""
+        try:
+            payload: dict[str, t.Any] = await self._get_token_validator().avalidated_claims(token)
+        except InvalidTokenError as exc:
+            log.error("JWT token is not valid: %s", exc)
+            raise
+        user_id = parse_user_id(payload.get("sub"))
+        if user_id is None:
+            raise InvalidTokenError("The token names no user")
+        reason = self._refusal(payload, user_id)
+        if reason is not None:
+            raise InvalidTokenError(reason)
+        try:
+            return t.cast("BaseUser", self.deserialize_user(payload))
+        except (ValueError, KeyError) as exc:
+            log.error("Couldn't deserialize user from token, JWT token is not valid: %s", exc)
+            raise InvalidTokenError(str(exc)) from None
+
+    def _refusal(self, payload: dict[str, t.Any], user_id: int) -> str | None:
+        """Why this token must be refused, read in place of Airflow's revocation lookup; None if current."""
+        app = self._settings_app()
+        jti = payload.get("jti") if isinstance(payload.get("jti"), str) else None
+        try:
+            with create_session() as session:
+                cleanup = getattr(RevokedToken, "_maybe_cleanup_expired", None)
+                if cleanup is not None:  # Airflow's own lookup prunes expired revocations
+                    cleanup(session)
+                subject = tokens.read_subject(session, self.security_manager.user_model, user_id, jti)
+        except SQLAlchemyError:
+            fail_closed = bool(config.get("FAIL_CLOSED", app))
+            log.error("Session epoch check of a token of user %s failed; %s", user_id,
+                      "refusing it" if fail_closed else "falling back to Airflow's own check", exc_info=True)
+            if fail_closed:
+                return "The token could not be checked"
+            return "Token has been revoked" if jti and RevokedToken.is_revoked(jti) else None
+        reason = tokens.refusal(payload, subject, config.get("JWT_CLAIM", app))
+        if reason is not None and not subject.revoked:
+            log.info("Refused the Airflow token of user %s: %s", user_id, reason)
+            signals.session_rejected.send(app, user_id=user_id, via="jwt", reason="stale")
+        return reason

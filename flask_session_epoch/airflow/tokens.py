@@ -1,0 +1,88 @@
+"""Airflow's own JWTs and the epoch: the claim they carry, and the check on every request.
+
+Airflow checks each token's ``jti`` against its ``revoked_token`` table with one
+SELECT. Here that SELECT also loads the token's user and their epochs, so the check
+costs no statement of its own, and it runs on every request: the auth manager's
+30-second user cache is never asked whether a token is still good.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing as t
+
+from airflow.models.revoked_token import RevokedToken
+from sqlalchemy import bindparam, false, select
+
+from .. import check, store
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..store import EpochState
+
+_REVOKED = RevokedToken.__table__
+# Built once per user model and kind of token (with or without a jti).
+_STATEMENTS: dict[tuple[t.Any, bool], t.Any] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenSubject:
+    """What one statement found about a token: its user (None if gone), their epochs, a revocation.
+
+    ``user`` holds only what the check needs (id, username, creation time, active):
+    loading the whole user would load their roles too, one statement more.
+    """
+
+    user: t.Any
+    state: EpochState
+    revoked: bool
+
+
+# The user's columns the check reads, in this order.
+_USER_COLUMNS = ("id", "username", "created_on", "active")
+
+
+def _statement(user_model: t.Any, with_jti: bool) -> t.Any:
+    key = (user_model, with_jti)
+    if key not in _STATEMENTS:
+        revoked = (
+            select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("session_epoch_jti")).exists()
+            if with_jti
+            else false()
+        )
+        columns = [getattr(user_model, name) for name in _USER_COLUMNS]
+        _STATEMENTS[key] = store.with_epochs(
+            select(*columns, revoked, *store.STATE_COLUMNS), user_model, bindparam("session_epoch_user_id")
+        )
+    return _STATEMENTS[key]
+
+
+def read_subject(session: Session, user_model: t.Any, user_id: int, jti: str | None) -> TokenSubject:
+    """The token's user and epochs, and whether its ``jti`` was revoked, in one statement."""
+    params: dict[str, t.Any] = {"session_epoch_user_id": user_id}
+    if jti is not None:
+        params["session_epoch_jti"] = jti
+    row = session.execute(_statement(user_model, jti is not None), params).first()
+    if row is None:
+        return TokenSubject(None, store.NO_EPOCH, False)
+    values = dict(zip(_USER_COLUMNS, row, strict=False))
+    user = types.SimpleNamespace(**values, is_active=bool(values["active"]))
+    return TokenSubject(user, store.state_from_row(row), bool(row[len(_USER_COLUMNS)]))
+
+
+def refusal(claims: t.Mapping[str, t.Any], subject: TokenSubject, claim_name: str) -> str | None:
+    """Why a token must be refused, or None: revoked, its user gone or disabled, or stale."""
+    if subject.revoked:
+        return "Token has been revoked"
+    if subject.user is None or not subject.user.is_active:
+        return "The token's user does not exist or is disabled"
+    if not check.token_is_current(claims, subject.user, subject.state, claim_name):
+        return "The token was issued before the user's sessions ended"
+    return None
+
+
+def claim_for(session: Session, user_model: t.Any, user: t.Any) -> list[t.Any]:
+    """Our claim for a token being minted for ``user`` now."""
+    return check.token_claim(user, store.load_state(session, user_model, user.id))

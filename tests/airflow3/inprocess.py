@@ -1,0 +1,116 @@
+"""Airflow's API server in this process, for what needs its insides: statement counts and time travel.
+
+Run by ``test_airflow.py`` (and ``benchmarks/airflow_statements.py``) with the
+environment of ``conftest.airflow_env``; prints one JSON line.
+
+``count``     statements of ``GET /api/v2/dags`` with a JWT, and of pages under /auth/ with
+              the session cookie, once warm (Airflow's user cache filled): the password
+              form, and the profile page (which also shows when sessions last ended).
+``lifetime``  ``[fab] session_max_lifetime_minutes`` (set to 1) beside the epoch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+import typing as t
+
+from airflow import settings
+from airflow.api_fastapi.app import create_app, get_auth_manager
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+USERNAME, PASSWORD = "inprocess-user", "inprocess-pass-1"
+
+
+def _login(client: TestClient, username: str, password: str) -> None:
+    page = client.get("/auth/login/")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert token is not None, page.text[:500]
+    response = client.post("/auth/login/", data={"username": username, "password": password,
+                                                 "csrf_token": token.group(1)}, follow_redirects=False)
+    assert response.status_code == 302 and "/login" not in response.headers["location"], response.text[:500]
+
+
+def _ensure_user() -> int:
+    auth_manager = get_auth_manager()
+    with auth_manager.flask_app.app_context():
+        sm = auth_manager.security_manager
+        user = sm.find_user(username=USERNAME)
+        if user is None:
+            user = sm.add_user(USERNAME, "In", "Process", f"{USERNAME}@example.org", sm.find_role("Viewer"),
+                               PASSWORD)
+        return int(user.id)
+
+
+def _statements(send: t.Callable[[], t.Any]) -> int:
+    seen: list[str] = []
+
+    def count(*args: t.Any) -> None:
+        seen.append(args[2])
+
+    event.listen(settings.engine, "before_cursor_execute", count)
+    try:
+        response = send()
+    finally:
+        event.remove(settings.engine, "before_cursor_execute", count)
+    assert response.status_code == 200, response.text[:300]
+    return len(seen)
+
+
+def count() -> dict[str, int]:
+    app = create_app()
+    _ensure_user()
+    api_client, browser = TestClient(app), TestClient(app)
+    token = api_client.post("/auth/token", json={"username": USERNAME, "password": PASSWORD}).json()["access_token"]
+    _login(browser, USERNAME, PASSWORD)
+
+    def api_call() -> t.Any:
+        return api_client.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"})
+
+    def password_page() -> t.Any:
+        return browser.get("/auth/resetmypassword/form")
+
+    def profile_page() -> t.Any:
+        return browser.get("/auth/users/userinfo/")
+
+    api_call(), password_page(), profile_page()  # warm: Airflow caches users for [fab] cache_ttl
+    return {"api_jwt": _statements(api_call), "auth_page_cookie": _statements(password_page),
+            "profile_page_cookie": _statements(profile_page)}
+
+
+def lifetime() -> dict[str, t.Any]:
+    import time_machine
+
+    from flask_session_epoch import invalidate_sessions
+
+    app = create_app()
+    user_id = _ensure_user()
+    browser = TestClient(app)
+
+    def page() -> str:
+        response = browser.get("/auth/users/userinfo/", follow_redirects=False)
+        return "served" if response.status_code == 200 else "login" if "/login" in response.headers.get(
+            "location", "") else str(response.status_code)
+
+    _login(browser, USERNAME, PASSWORD)
+    assert page() == "served"
+    with get_auth_manager().flask_app.app_context():
+        invalidate_sessions(user_id, reason="test")
+    revoked = page() == "login"
+    start = dt.datetime.now(dt.timezone.utc)
+    with time_machine.travel(start, tick=True) as traveller:
+        _login(browser, USERNAME, PASSWORD)
+        fresh = page() == "served"
+        traveller.shift(dt.timedelta(seconds=30))
+        within = page()
+        traveller.shift(dt.timedelta(seconds=31))
+        past = page()
+    return {"revoked_then_fresh_login": revoked and fresh, "past_max_lifetime": past, "within": within}
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    print(json.dumps({"count": count, "lifetime": lifetime}[what]()))

@@ -1,0 +1,304 @@
+"""flask-session-epoch inside a real Apache Airflow 3.3 with the FAB auth manager.
+
+One ``airflow api-server`` (two workers) serves every test; each test signs in as
+users of its own. A browser holds FAB's ``session`` cookie and Airflow's ``_token``
+JWT; an API client holds a JWT from ``POST /auth/token``. After a revoke, a disable
+or a password change, all three must be refused at their very next request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+
+import pytest
+
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    # CI installs Airflow for these tests: a missing or broken install must fail, not skip.
+    try:
+        import airflow.providers.fab  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(f"CI is set, but Airflow's FAB provider cannot be imported: {exc}", pytrace=False)
+else:
+    pytest.importorskip(
+        "airflow.providers.fab",
+        reason="apache-airflow and its FAB provider are not installed"
+        " (pip install apache-airflow==3.3.2 apache-airflow-providers-fab); with CI=true this is an error",
+    )
+
+import requests
+from conftest import (
+    ADMIN,
+    Account,
+    ApiServer,
+    airflow_env,
+    bearer,
+    browser_login,
+    csrf_token,
+    run_airflow,
+    token,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Credentials(t.NamedTuple):
+    """What one person holds after signing in: a browser (``session`` and ``_token``) and an API JWT."""
+
+    browser: requests.Session
+    api_token: str
+
+
+def sign_in(server: ApiServer, account: Account) -> Credentials:
+    return Credentials(browser_login(server, account.username, account.password),
+                       token(server, account.username, account.password))
+
+
+def page(server: ApiServer, browser: requests.Session) -> requests.Response:
+    """A FAB page under /auth/ that any signed-in user may see, by the session cookie alone."""
+    return browser.get(f"{server.url}/auth/users/userinfo/", allow_redirects=False, timeout=30)
+
+
+def api(server: ApiServer, **kwargs: t.Any) -> requests.Response:
+    return requests.get(f"{server.url}/api/v2/dags", timeout=30, **kwargs)
+
+
+def browser_token(credentials: Credentials) -> str:
+    return t.cast(str, credentials.browser.cookies.get("_token"))
+
+
+def assert_served(server: ApiServer, credentials: Credentials) -> None:
+    assert page(server, credentials.browser).status_code == 200
+    assert api(server, cookies={"_token": browser_token(credentials)}).status_code == 200
+    assert api(server, headers=bearer(credentials.api_token)).status_code == 200
+
+
+def refused_as_sign_in_again(response: requests.Response) -> bool:
+    """What Airflow's UI treats as "sign in again": 401, or 403 with ``Invalid JWT token``."""
+    if response.status_code == 401:
+        return True
+    return response.status_code == 403 and response.json().get("detail") == "Invalid JWT token"
+
+
+def assert_refused(server: ApiServer, credentials: Credentials, browser_token_value: str) -> None:
+    landed = page(server, credentials.browser)
+    assert landed.status_code == 302 and "/auth/login/" in landed.headers["Location"], landed.text[:300]
+    assert refused_as_sign_in_again(api(server, cookies={"_token": browser_token_value}))
+    assert refused_as_sign_in_again(api(server, headers=bearer(credentials.api_token)))
+
+
+def admin_browser(server: ApiServer) -> requests.Session:
+    return browser_login(server, *ADMIN)
+
+
+def cli(airflow_home: t.Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_airflow("session-epoch", *args, env=airflow_env(airflow_home))
+
+
+# -- revoking, disabling, re-enabling ---------------------------------------------------
+
+
+@pytest.mark.parametrize("via", ["cli", "rest", "ui-action"])
+def test_revoke_ends_the_cookie_and_both_tokens_at_the_next_request(api_server: ApiServer, airflow_home: t.Any,
+                                                                    make_user: t.Callable[..., Account],
+                                                                    via: str) -> None:
+    victim, bystander = make_user(), make_user()
+    held, other = sign_in(api_server, victim), sign_in(api_server, bystander)
+    old_browser_token = browser_token(held)
+    assert_served(api_server, held)
+    if via == "cli":
+        assert "Ended every session" in cli(airflow_home, "revoke", victim.username).stdout
+    else:
+        admin = admin_browser(api_server)
+        listing = admin.get(f"{api_server.url}/auth/users/list/", timeout=30)
+        if via == "rest":
+            response = admin.post(f"{api_server.url}/auth/api/v1/session_epoch/revoke/{victim.id}",
+                                  headers={"X-CSRFToken": csrf_token(listing.text)}, timeout=30)
+            assert response.status_code == 200, response.text
+        else:
+            response = admin.post(f"{api_server.url}/auth/users/action_post",
+                                  data={"action": "signouteverywhere", "rowid": [str(victim.id)],
+                                        "csrf_token": csrf_token(listing.text)}, allow_redirects=False, timeout=30)
+            assert response.status_code == 302
+    assert_refused(api_server, held, old_browser_token)
+    assert_served(api_server, other)
+    assert_served(api_server, sign_in(api_server, victim))  # a fresh login works
+
+
+def test_disable_on_the_users_page_and_re_enable_revive_nothing(api_server: ApiServer,
+                                                                make_user: t.Callable[..., Account]) -> None:
+    import re
+
+    victim = make_user()
+    held = sign_in(api_server, victim)
+    old_browser_token = browser_token(held)
+    admin = admin_browser(api_server)
+
+    def set_active(active: bool) -> None:
+        form = admin.get(f"{api_server.url}/auth/users/edit/{victim.id}", timeout=30).text
+        fields: dict[str, t.Any] = {
+            name: value for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)
+            if name not in ("active",)
+        }
+        fields["roles"] = re.findall(r'<option[^>]*selected[^>]*value="([^"]+)"', form) or re.findall(
+            r'<option[^>]*value="([^"]+)"[^>]*selected', form)
+        if active:
+            fields["active"] = "y"
+        saved = admin.post(f"{api_server.url}/auth/users/edit/{victim.id}", data=fields, allow_redirects=False,
+                           timeout=30)
+        assert saved.status_code == 302, saved.text[:500]
+
+    set_active(False)
+    assert_refused(api_server, held, old_browser_token)
+    set_active(True)
+    assert_refused(api_server, held, old_browser_token)
+    assert_served(api_server, sign_in(api_server, victim))
+
+
+def test_cli_disable_and_enable_revive_nothing(api_server: ApiServer, airflow_home: t.Any,
+                                               make_user: t.Callable[..., Account]) -> None:
+    victim = make_user()
+    held = sign_in(api_server, victim)
+    old_browser_token = browser_token(held)
+    cli(airflow_home, "disable", victim.username)
+    assert_refused(api_server, held, old_browser_token)
+    cli(airflow_home, "enable", victim.username)
+    assert_refused(api_server, held, old_browser_token)
+    status = json.loads(cli(airflow_home, "status", victim.username, "--json").stdout)
+    assert status["active"] is True and status["last_reason"] == "disable" and status["last_actor"] == "cli"
+    assert_served(api_server, sign_in(api_server, victim))
+
+
+def test_password_change_through_the_fab_api_ends_sessions(api_server: ApiServer, admin_token: str,
+                                                           make_user: t.Callable[..., Account]) -> None:
+    victim = make_user()
+    held = sign_in(api_server, victim)
+    old_browser_token = browser_token(held)
+    changed = requests.patch(f"{api_server.url}/auth/fab/v1/users/{victim.username}",
+                             json={"password": "a-new-pass-2"}, headers=bearer(admin_token), timeout=30)
+    assert changed.status_code == 200, changed.text
+    assert_refused(api_server, held, old_browser_token)
+    assert_served(api_server, sign_in(api_server, victim._replace(password="a-new-pass-2")))
+
+
+def test_sign_out_other_sessions_keeps_this_browser(api_server: ApiServer, make_user: t.Callable[..., Account]) -> None:
+    me = make_user()
+    here, there = sign_in(api_server, me), sign_in(api_server, me)
+    old_there = browser_token(there)
+    profile = page(api_server, here.browser)
+    assert b"Sign out of all other sessions" in profile.content
+    done = here.browser.post(f"{api_server.url}/auth/sessionepoch/sign-out-others/",
+                             data={"csrf_token": csrf_token(profile.text)}, allow_redirects=False, timeout=30)
+    assert done.status_code == 302
+    assert_refused(api_server, there, old_there)
+    # This browser keeps its session and was handed a new _token with the redirect.
+    assert page(api_server, here.browser).status_code == 200
+    assert api(api_server, cookies={"_token": browser_token(here)}).status_code == 200
+
+
+def test_tokens_carry_the_generations(api_server: ApiServer, make_user: t.Callable[..., Account]) -> None:
+    import jwt
+
+    claims = jwt.decode(token(api_server, make_user().username, "user-pass-1"), options={"verify_signature": False})
+    generations_and_key = claims["sep"]
+    assert len(generations_and_key) == 3 and generations_and_key[:2] == [1, 0]  # stamped at creation
+
+
+def test_a_junk_token_is_refused_not_500(api_server: ApiServer) -> None:
+    for junk in ("junk", "a.b.c"):
+        assert api(api_server, headers=bearer(junk)).status_code in (401, 403)
+
+
+# -- the command line and the database ------------------------------------------------
+
+
+def test_revoke_all_ends_everyone(api_server: ApiServer, airflow_home: t.Any,
+                                  make_user: t.Callable[..., Account]) -> None:
+    held = sign_in(api_server, make_user())
+    old_browser_token = browser_token(held)
+    assert "Ended every session" in cli(airflow_home, "revoke-all", "--yes", "--reason", "test").stdout
+    assert_refused(api_server, held, old_browser_token)
+    assert_served(api_server, sign_in(api_server, make_user()))
+
+
+def test_unknown_user_is_one_clear_error(airflow_home: t.Any) -> None:
+    proc = run_airflow("session-epoch", "revoke", "nobody-at-all", env=airflow_env(airflow_home), check=False)
+    assert proc.returncode == 1
+    assert "No user" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_our_migrations_leave_airflows_version_tables_alone(airflow_home: t.Any) -> None:
+    import sqlite3
+
+    def versions() -> dict[str, list[str]]:
+        with sqlite3.connect(airflow_home / "airflow.db") as db:
+            return {table: [row[0] for row in db.execute(f"SELECT version_num FROM {table}")]
+                    for table in ("alembic_version", "alembic_version_fab", "alembic_version_session_epoch")}
+
+    before = versions()
+    assert cli(airflow_home, "db", "current").stdout.strip().endswith(before["alembic_version_session_epoch"][0])
+    run_airflow("db", "migrate", env=airflow_env(airflow_home))
+    cli(airflow_home, "db", "upgrade")
+    assert versions() == before
+
+
+def test_a_security_manager_that_is_not_ours_fails_at_start(airflow_home: t.Any, tmp_path: t.Any) -> None:
+    config = tmp_path / "webserver_config.py"
+    config.write_text(
+        "from airflow.providers.fab.auth_manager.security_manager.override import"
+        " FabAirflowSecurityManagerOverride\nSECURITY_MANAGER_CLASS = FabAirflowSecurityManagerOverride\n"
+    )
+    proc = run_airflow("session-epoch", "status", "admin", check=False,
+                       env=airflow_env(airflow_home, AIRFLOW__FAB__CONFIG_FILE=str(config)))
+    assert proc.returncode != 0
+    assert "must derive from flask_session_epoch.airflow.SessionEpochAirflowSecurityManager" in proc.stderr
+
+
+def test_a_security_manager_derived_from_ours_is_used(airflow_home: t.Any, tmp_path: t.Any) -> None:
+    config = tmp_path / "webserver_config.py"
+    config.write_text(
+        "from flask_session_epoch.airflow import SessionEpochAirflowSecurityManager\n"
+        "class Mine(SessionEpochAirflowSecurityManager):\n    pass\nSECURITY_MANAGER_CLASS = Mine\n"
+    )
+    proc = run_airflow("session-epoch", "status", "admin", env=airflow_env(airflow_home,
+                                                                            AIRFLOW__FAB__CONFIG_FILE=str(config)))
+    assert "username:" in proc.stdout
+
+
+def test_importing_the_package_defines_none_of_fabs_security_models() -> None:
+    code = (
+        "import sys, flask_session_epoch, flask_session_epoch.airflow as a\n"
+        "assert not [m for m in sys.modules if 'flask_appbuilder.security.sqla' in m], sys.modules\n"
+        "import airflow.providers.fab.auth_manager.models\n"
+        "a.SessionEpochAirflowSecurityManager\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# -- cost and coexistence (in one process: see inprocess.py) -------------------------------
+
+
+def inprocess(airflow_home: t.Any, what: str, **extra: str) -> dict[str, t.Any]:
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "inprocess.py"), what],
+                          env=airflow_env(airflow_home, **extra), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return t.cast("dict[str, t.Any]", json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_the_check_adds_no_statement(airflow_home: t.Any) -> None:
+    ours = inprocess(airflow_home, "count")
+    plain = inprocess(airflow_home, "count", AIRFLOW__CORE__AUTH_MANAGER="airflow.providers.fab.auth_manager."
+                                                                         "fab_auth_manager.FabAuthManager")
+    print(f"\n[airflow statements] plain FAB auth manager {plain}, with flask-session-epoch {ours}")
+    assert ours["api_jwt"] == plain["api_jwt"]
+    assert ours["auth_page_cookie"] == plain["auth_page_cookie"]
+    # The profile page shows when the user's sessions last ended: that one field is one SELECT.
+    assert ours["profile_page_cookie"] == plain["profile_page_cookie"] + 1
+
+
+def test_session_max_lifetime_still_works_beside_the_epoch(airflow_home: t.Any) -> None:
+    result = inprocess(airflow_home, "lifetime", AIRFLOW__FAB__SESSION_MAX_LIFETIME_MINUTES="1")
+    assert result == {"revoked_then_fresh_login": True, "past_max_lifetime": "login", "within": "served"}
