@@ -7,6 +7,7 @@ environment of ``conftest.airflow_env``; prints one JSON line.
               the session cookie, once warm (Airflow's user cache filled): the password
               form, and the profile page (which also shows when sessions last ended).
 ``lifetime``  ``[fab] session_max_lifetime_minutes`` (set to 1) beside the epoch.
+``legacy``    a token minted before the install (no claim of ours), before and after a revoke.
 """
 
 from __future__ import annotations
@@ -111,6 +112,28 @@ def lifetime() -> dict[str, t.Any]:
     return {"revoked_then_fresh_login": revoked and fresh, "past_max_lifetime": past, "within": within}
 
 
+def legacy() -> dict[str, int]:
+    import time
+
+    from flask_session_epoch import invalidate_sessions
+
+    app = create_app()
+    user_id = _ensure_user()
+    time.sleep(1.1)  # iat counts whole seconds: the token must come after any earlier stamp
+    auth_manager = get_auth_manager()
+    # What the plain FAB auth manager minted: only the subject.
+    token = auth_manager._get_token_signer().generate({"sub": str(user_id)})
+    client = TestClient(app)
+
+    def status() -> int:
+        return client.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    before = status()
+    with auth_manager.flask_app.app_context():
+        invalidate_sessions(user_id, reason="test")
+    return {"before": before, "after": status()}
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
-    print(json.dumps({"count": count, "lifetime": lifetime}[what]()))
+    print(json.dumps({"count": count, "lifetime": lifetime, "legacy": legacy}[what]()))

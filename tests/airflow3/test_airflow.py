@@ -302,3 +302,7 @@ def test_the_check_adds_no_statement(airflow_home: t.Any) -> None:
 def test_session_max_lifetime_still_works_beside_the_epoch(airflow_home: t.Any) -> None:
     result = inprocess(airflow_home, "lifetime", AIRFLOW__FAB__SESSION_MAX_LIFETIME_MINUTES="1")
     assert result == {"revoked_then_fresh_login": True, "past_max_lifetime": "login", "within": "served"}
+
+
+def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
+    assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403}
