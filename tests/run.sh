@@ -18,7 +18,11 @@
 #   venv-sqlalchemy14, venv-fab50, venv-superset, venv-airflow    the other environments
 #   browser             Debian's Chromium for the browser tests
 #   servers             PostgreSQL, MariaDB and Redis on 127.0.0.1
-#   pytest-sqlalchemy2, pytest-sqlalchemy14, pytest-fab50, pytest-superset, pytest-airflow
+#   pytest-sqlalchemy2, pytest-sqlalchemy14, pytest-fab50   the suite in four pytest-xdist
+#                       workers (each with its own PostgreSQL and MariaDB database); on
+#                       Flask-AppBuilder 5.0 the all_databases tests run on SQLite only
+#   pytest-deployment   tests/e2e and tests/soak (browser, gunicorn workers under load), alone
+#   pytest-superset, pytest-airflow
 #
 # A failing ruff, mypy, wheel or pytest stage makes the exit status non-zero and the run
 # goes on; a failing set-up stage (venv-*, browser, servers) ends the run, and so does
@@ -34,6 +38,8 @@
 #                       "venv-sqlalchemy2 servers pytest-sqlalchemy2"; the stages they
 #                       need (an environment, the servers) must have run before
 # SESSION_EPOCH_HEARTBEAT   seconds between "still running" lines (default 60)
+# SESSION_EPOCH_XDIST_WORKERS   pytest-xdist workers of the main suites (default 4; the tests
+#                       wait on databases more than they compute)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -41,6 +47,9 @@ venvs=${SESSION_EPOCH_VENVS:-$root/.venv-test}
 junit=$root/artifacts/junit
 heartbeat_every=${SESSION_EPOCH_HEARTBEAT:-60}
 pytest_args=("$@")
+# The unit and integration suite, without the environments and processes that have stages of their own.
+suite_args=(--ignore=tests/superset --ignore=tests/airflow3 --ignore=tests/e2e --ignore=tests/soak
+    -n "${SESSION_EPOCH_XDIST_WORKERS:-4}")
 servers=$(mktemp -d)
 chmod 755 "$servers"
 
@@ -55,7 +64,7 @@ superset=1
 airflow=1
 [ "${SESSION_EPOCH_SKIP_AIRFLOW:-0}" != 1 ] || airflow=0
 [ $airflow = 0 ] || stages+=(venv-airflow)
-stages+=(browser servers pytest-sqlalchemy2 pytest-sqlalchemy14 pytest-fab50)
+stages+=(browser servers pytest-sqlalchemy2 pytest-deployment pytest-sqlalchemy14 pytest-fab50)
 [ $superset = 0 ] || stages+=(pytest-superset)
 [ $airflow = 0 ] || stages+=(pytest-airflow)
 
@@ -67,6 +76,7 @@ stage_title() {
         wheel) echo "build and check the wheel" ;;
         browser) echo "install Chromium for the browser tests" ;;
         servers) echo "start the database servers" ;;
+        pytest-deployment) echo "pytest: browser and soak tests (sqlalchemy2 environment)" ;;
         pytest-*) echo "pytest in ${1#pytest-}" ;;
     esac
 }
@@ -148,16 +158,20 @@ stage_body() {
             "$venvs/sqlalchemy2/bin/python" tests/tools/check_wheel.py --outdir "$root/artifacts/dist" ;;
         browser) bash tests/e2e/install-browser.sh ;;
         servers) bash tests/servers.sh start "$servers" ;;
-        pytest-sqlalchemy2)
-            run_pytest sqlalchemy2 tests --ignore=tests/superset --ignore=tests/airflow3 "${pytest_args[@]}" ;;
-        # The deployment tests (browser, soak) run once, above: they test processes, not ORM versions.
-        pytest-sqlalchemy14)
-            run_pytest sqlalchemy14 tests --ignore=tests/superset --ignore=tests/airflow3 --ignore=tests/e2e \
-                --ignore=tests/soak "${pytest_args[@]}" ;;
-        # The oldest Flask-AppBuilder we support (5.0), on SQLAlchemy 2.
+        pytest-sqlalchemy2 | pytest-sqlalchemy14)
+            run_pytest "${1#pytest-}" tests "${suite_args[@]}" "${pytest_args[@]}" ;;
+        # The deployment tests (browser, soak) run once, on their own: they test processes, not
+        # ORM versions, and share the machine with nothing else.
+        pytest-deployment)
+            need sqlalchemy2 python
+            mkdir -p "$junit"
+            rm -f "$junit/deployment.xml"
+            "$venvs/sqlalchemy2/bin/python" -m pytest -p no:cacheprovider --junitxml="$junit/deployment.xml" \
+                tests/e2e tests/soak "${pytest_args[@]}" ;;
+        # The oldest Flask-AppBuilder we support (5.0), on SQLAlchemy 2; what differs from 5.3 is
+        # not in the database.
         pytest-fab50)
-            run_pytest fab50 tests --ignore=tests/superset --ignore=tests/airflow3 --ignore=tests/e2e \
-                --ignore=tests/soak "${pytest_args[@]}" ;;
+            SESSION_EPOCH_TEST_DATABASES=sqlite run_pytest fab50 tests "${suite_args[@]}" "${pytest_args[@]}" ;;
         pytest-superset) run_pytest superset tests/superset "${pytest_args[@]}" ;;
         pytest-airflow) run_pytest airflow tests/airflow3 "${pytest_args[@]}" ;;
         *) echo "no stage $1" >&2; return 2 ;;
