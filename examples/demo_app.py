@@ -60,9 +60,9 @@ class MySessionView(BaseView):
         login_at = session.get(SESSION_KEY_LOGIN_AT)
         if isinstance(login_at, (int, float)):
             login_at = dt.datetime.fromtimestamp(login_at, dt.timezone.utc)
-        # The stamp is [user id, user key, user generation, global generation].
+        # The stamp is [user id, user key, user generation, global generation, session record].
         stamp = session.get(SESSION_KEY_EPOCH)
-        generations = stamp[2:] if isinstance(stamp, list) and len(stamp) == 4 else None
+        generations = stamp[2:4] if isinstance(stamp, list) and len(stamp) == 5 else None
         return self.render_template("demo/whoami.html", login_at=login_at, generations=generations)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import g, session
+from flask import session
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, store
+from . import check, registry, request_state, store
 from .identity import find_users, parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, UserSessionEpoch
 from .revoke import db_session, invalidate_sessions, security_manager
@@ -68,7 +68,7 @@ def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> bool:
     sm = security_manager()
     db = db_session(sm)
     if actor is not None:
-        g.session_epoch_actor = actor
+        request_state.current().actor = actor
     try:
         user.active = active
         db.commit()
@@ -76,7 +76,7 @@ def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> bool:
         db.rollback()
         raise
     finally:
-        g.pop("session_epoch_actor", None)
+        request_state.current().actor = None
     return True
 
 
@@ -123,6 +123,11 @@ def keep_current_session(user_id: int) -> None:
     user = db.get(sm.user_model, user_id)
     if user is None:
         return
+    record_id = check.record_id_of_session(session)
     state = store.load_state(db, sm.user_model, user_id)
+    if record_id is not None:  # its record goes on under the new epochs too
+        registry.keep(db.connection(), record_id, state)
+        db.commit()
     login_at = session.get(SESSION_KEY_LOGIN_AT)
-    check.stamp_session(session, check.stamp_for(user, state), login_at if isinstance(login_at, (int, float)) else None)
+    stamp = check.stamp_for(user, state, record_id)
+    check.stamp_session(session, stamp, login_at if isinstance(login_at, (int, float)) else None)

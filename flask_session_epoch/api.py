@@ -18,16 +18,18 @@ from . import tokens
 from .accounts import session_status, sign_out_other_sessions
 from .identity import parse_user_id
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions, security_manager
+from .sessions_api import SessionsApiMixin
 from .views import PERMISSION_VIEW
 
 
-class SessionEpochApi(BaseApi):
+class SessionEpochApi(SessionsApiMixin, BaseApi):
     """``/api/v1/session_epoch/``: session or JWT auth, FAB permissions on ``SessionEpoch``."""
 
     resource_name = "session_epoch"
     class_permission_name = PERMISSION_VIEW
     allow_browser_login = True
-    method_permission_name = {"revoke": "revoke", "revoke_all": "revoke_all", "status": "read"}
+    method_permission_name = {"revoke": "revoke", "revoke_all": "revoke_all", "status": "read",
+                              "list_sessions": "read", "end_session": "revoke"}
     openapi_spec_tag = "Session epoch"
 
     @staticmethod

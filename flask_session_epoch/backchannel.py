@@ -21,7 +21,7 @@ import jwt
 from flask import current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from . import config, listeners, oidc, signals, store
+from . import config, listeners, oidc, registry, signals, store
 from .revoke import db_session, security_manager
 
 if t.TYPE_CHECKING:
@@ -366,14 +366,20 @@ def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None
     except IntegrityError:
         raise LogoutTokenError("the logout token was already used") from None
     user_id = oidc.user_of_subject(connection, token.issuer, token.subject) if token.subject else None
+    ended: list[tuple[str, int]] = []
     if token.sid is not None:
         # Only the sessions of that provider session end, as the spec asks even with a sub.
-        oidc.end_provider_session(connection, oidc.key_of(token.issuer, token.sid), now)
+        ended = registry.end_provider_session(connection, oidc.key_of(token.issuer, token.sid), "idp-logout",
+                                              f"idp:{provider}", now)
     elif user_id is not None:
         actor = f"idp:{provider}"
         store.stamp_user(connection, user_id, now, "idp-logout", actor)
         listeners.queue_signal(session, user_id=user_id, reason="idp-logout", actor=actor, at=now)
     session.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for record_id, owner in ended:
+        signals.session_ended.send(app, record_id=record_id, user_id=owner, reason="idp-logout",
+                                   actor=f"idp:{provider}")
     return user_id
 
 

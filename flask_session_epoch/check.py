@@ -14,11 +14,11 @@ import math
 import time
 import typing as t
 
-from flask import current_app, flash, g, json, redirect, request, url_for
+from flask import current_app, flash, json, redirect, request, url_for
 from flask import session as flask_session
 from flask_babel import gettext
 
-from . import config, session_keys
+from . import config, request_state, session_keys
 from .identity import parse_user_id, user_key
 from .session_keys import SESSION_KEY_ENDED, SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
 
@@ -30,6 +30,11 @@ if t.TYPE_CHECKING:
 
 #: Header set on a response whose session or token was ended by an epoch.
 ENDED_HEADER = "X-Session-Ended"
+
+#: Why credentials end: older than the epoch (or not this user's), their record ended, or expired.
+STALE = "stale"
+ENDED = "ended"
+EXPIRED = "expired"
 
 # A generation beyond this cannot come from our integer column: tampering.
 _MAX_GENERATION = 2**53
@@ -50,34 +55,66 @@ def parse_generations(value: t.Any) -> tuple[int, int] | None:
 
 @dataclasses.dataclass(frozen=True)
 class Stamp:
-    """What a login wrote into its session: whose login it is, under which generations."""
+    """What a login wrote into its session: whose login it is, under which generations, which record."""
 
     user_id: int
     #: :func:`~.identity.user_key` of that user: a reused id is another user.
     user_key: str
     generations: tuple[int, int]
+    #: The login's session record (see :mod:`.registry`); None if it could not be written.
+    record_id: str | None = None
 
     def as_session_value(self) -> list[t.Any]:
-        return [self.user_id, self.user_key, *self.generations]
+        return [self.user_id, self.user_key, *self.generations, self.record_id]
 
-    def vouches_for(self, user: t.Any, state: EpochState) -> bool:
-        """Whether this stamp was issued to ``user`` under the epochs now in force."""
-        return self.user_id == user.id and self.user_key == user_key(user) and self.generations == state.generations
+    def refusal(self, user: t.Any, state: EpochState, now: dt.datetime) -> str | None:
+        """Why this stamp does not vouch for ``user`` now (see :func:`record_refusal`), or None."""
+        if self.user_id != user.id or self.user_key != user_key(user) or self.generations != state.generations:
+            return STALE
+        return record_refusal(self.record_id, state, now)
+
+
+def record_refusal(record_id: str | None, state: EpochState, now: dt.datetime) -> str | None:
+    """Why the session record a credential names no longer holds, or None.
+
+    ``state`` must have been read with that record. A credential without a record
+    (one that could not be written) is governed by the epoch alone.
+    """
+    if record_id is None:
+        return None
+    record = state.record
+    if record is None or state.record_id != record_id:
+        return ENDED  # gone: pruned long after it ended, or never this user's
+    if record.ended_at is not None:
+        return record.end_reason or ENDED
+    if record.expires_at <= now:
+        return EXPIRED
+    if (record.user_generation, record.global_generation) != state.generations:
+        return STALE
+    return None
+
+
+def _record_id(value: t.Any) -> str | bool | None:
+    """A record id as stored, None for none, False if malformed."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else False
 
 
 def read_stamp(value: t.Any) -> Stamp | None:
     """The stamp stored in a session, or None if absent, malformed or from 0.2 (not bound to a user)."""
-    if not isinstance(value, (list, tuple)) or len(value) != 4:
+    if not isinstance(value, (list, tuple)) or len(value) not in (4, 5):
         return None
-    user_id, key, *generations = value
-    if parse_user_id(user_id) is None or type(user_id) is not int or not isinstance(key, str):
+    user_id, key, *generations = value[:4]
+    record_id = _record_id(value[4]) if len(value) == 5 else None
+    if parse_user_id(user_id) is None or type(user_id) is not int or not isinstance(key, str) or record_id is False:
         return None
     parsed = parse_generations(generations)
-    return None if parsed is None else Stamp(user_id, key, parsed)
+    return None if parsed is None else Stamp(user_id, key, parsed, t.cast("str | None", record_id))
 
 
-def stamp_for(user: t.Any, state: EpochState) -> Stamp:
-    return Stamp(user.id, user_key(user), state.generations)
+def stamp_for(user: t.Any, state: EpochState, record_id: str | None) -> Stamp:
+    return Stamp(user.id, user_key(user), state.generations, record_id)
 
 
 def login_at_is_sane(value: t.Any) -> bool:
@@ -96,54 +133,72 @@ def login_at_is_sane(value: t.Any) -> bool:
     return 0 < value < time.time() + _FUTURE_LEEWAY_SECONDS
 
 
-def session_is_current(session: SessionMixin, user: t.Any, state: EpochState) -> bool:
-    """Whether a session is ``user``'s own login, not older than their effective epoch.
+def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: dt.datetime) -> str | None:
+    """Why a session is not ``user``'s current login, or None if it is.
 
-    The stamp must name this very user (another user's leftovers never vouch). A
-    session from before the stamp existed (no stamp, or 0.2's unbound one) lives only
-    while the user has no epoch at all. A session that logged in under an OpenID
-    provider session is also over once the provider logged that session out;
-    ``state`` must have been read for its key.
+    The stamp must name this very user (another user's leftovers never vouch), carry
+    the epochs in force, and its session record must hold (see :func:`record_refusal`).
+    A session from before the stamp existed (no stamp, or 0.2's unbound one) lives only
+    while the user has no epoch at all; one that logged in under an OpenID provider
+    session before the registry existed ends, since nothing else could end it alone.
+    ``state`` must have been read with the stamp's record.
     """
-    sid_key = session.get(SESSION_KEY_SID)
-    if sid_key is not None and (sid_key != state.sid_key or state.sid_ended):
-        return False
     login_at = session.get(SESSION_KEY_LOGIN_AT)
     if login_at is not None and not login_at_is_sane(login_at):
-        return False
+        return STALE
     stamp = read_stamp(session.get(SESSION_KEY_EPOCH))
     if stamp is None:
-        return not state.has_epoch
-    return stamp.vouches_for(user, state)
+        legacy_ok = not state.has_epoch and SESSION_KEY_SID not in session
+        return None if legacy_ok else STALE
+    return stamp.refusal(user, state, now)
 
 
-def token_claim(user: t.Any, state: EpochState) -> list[t.Any]:
-    """The value of our JWT claim for a token minted now: the generations and the user's key."""
-    return [*state.generations, user_key(user)]
+def record_id_of_session(session: SessionMixin) -> str | None:
+    """The record the session's stamp names, if any (read before the user is loaded)."""
+    stamp = read_stamp(session.get(SESSION_KEY_EPOCH))
+    return None if stamp is None else stamp.record_id
 
 
-def token_is_current(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState, claim_name: str) -> bool:
-    """Whether a decoded JWT of ``user`` was issued under their current epoch.
+def token_claim(user: t.Any, state: EpochState, record_id: str | None) -> list[t.Any]:
+    """The value of our JWT claim for a token minted now: the generations, the user's key, the record."""
+    return [*state.generations, user_key(user), record_id]
 
-    Tokens minted by us carry the generations and the user's key; older ones (no
-    claim, or 0.2's claim without the key) are judged by ``iat``, which counts whole
-    seconds, so a token from the stamp's own second is refused.
+
+def token_record_id(claims: t.Mapping[str, t.Any], claim_name: str) -> str | None:
+    """The session record a token names, if any."""
+    value = claims.get(claim_name)
+    if isinstance(value, (list, tuple)) and len(value) == 4:
+        record_id = _record_id(value[3])
+        return record_id if isinstance(record_id, str) else None
+    return None
+
+
+def token_refusal(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState, claim_name: str,
+                  now: dt.datetime) -> str | None:
+    """Why a decoded JWT of ``user`` no longer holds, or None.
+
+    Tokens minted by us carry the generations, the user's key and their record; older
+    ones (no claim, or 0.2's claim without the key) are judged by ``iat``, which counts
+    whole seconds, so a token from the stamp's own second is refused.
 
     :param claim_name: our claim's name (``SESSION_EPOCH_JWT_CLAIM``).
     """
     if claim_name in claims:
         value = claims[claim_name]
-        if isinstance(value, (list, tuple)) and len(value) == 3:
-            return parse_generations(value[:2]) == state.generations and value[2] == user_key(user)
+        if isinstance(value, (list, tuple)) and len(value) in (3, 4):
+            if parse_generations(value[:2]) != state.generations or value[2] != user_key(user):
+                return STALE
+            record_id = _record_id(value[3]) if len(value) == 4 else None
+            return STALE if record_id is False else record_refusal(t.cast("str | None", record_id), state, now)
         if parse_generations(value) is None:
-            return False  # neither ours nor 0.2's: tampered
+            return STALE  # neither ours nor 0.2's: tampered
     if not state.has_epoch:
-        return True
+        return None
     iat = claims.get("iat")
     effective = state.effective_at
     if isinstance(iat, bool) or not isinstance(iat, (int, float)) or effective is None:
-        return False
-    return math.isfinite(iat) and iat > effective.timestamp()
+        return STALE
+    return None if math.isfinite(iat) and iat > effective.timestamp() else STALE
 
 
 def stamp_session(session: SessionMixin, stamp: Stamp, login_at: float | None = None) -> None:
@@ -173,14 +228,15 @@ def end_session(session: SessionMixin) -> None:
     session["_remember"] = "clear"
 
 
-def mark_ended(via: str) -> None:
-    """Note on ``g`` that this request's credentials were ended, for :func:`shape_response`.
+def mark_ended(via: str, reason: str = STALE) -> None:
+    """Note in the request's state that its credentials were ended, for :func:`shape_response`.
 
     Pages get the flash at once, so a login page rendered by this very request shows it.
     """
-    if "session_epoch_ended" in g:
+    state = request_state.current()
+    if state.ended_via is not None:
         return
-    g.session_epoch_ended = via
+    state.ended_via, state.ended_reason = via, reason
     if via in ("session", "remember") and is_api_request():
         # The page that reloads after this 401 should say why, not "Access is Denied".
         flask_session[SESSION_KEY_ENDED] = True
@@ -188,7 +244,7 @@ def mark_ended(via: str) -> None:
         category, message = _ended_flash()
         if all(tuple(item) != (category, message) for item in flask_session.get("_flashes", [])):
             flash(message, category)
-        g.session_epoch_flashes = list(flask_session.get("_flashes", []))
+        state.flashes = list(flask_session.get("_flashes", []))
 
 
 def carry_ended_over() -> None:
@@ -205,8 +261,8 @@ def forget_ended() -> None:
     Superset's login page never shows flashes, so without this they would pile up.
     """
     flask_session.pop(SESSION_KEY_ENDED, None)
-    g.pop("session_epoch_ended", None)
-    g.pop("session_epoch_flashes", None)
+    state = request_state.current()
+    state.ended_via = state.flashes = None
     queued = flask_session.get("_flashes")
     if queued:
         ours = _ended_flash()
@@ -217,7 +273,8 @@ def forget_ended() -> None:
 
 def shape_response(response: Response) -> Response:
     """After a request whose session ended: 401 for API calls, a login redirect for pages."""
-    via = g.get("session_epoch_ended")
+    state = request_state.current()
+    via = state.ended_via
     if via is None:
         return response
     if is_api_request() or via in ("jwt", "api-key"):
@@ -236,8 +293,8 @@ def shape_response(response: Response) -> Response:
         response.headers[ENDED_HEADER] = "1"
         return response
     # Messages the now-anonymous view added (FAB's "Access is Denied") would only confuse.
-    if "session_epoch_flashes" in g:
-        flask_session["_flashes"] = g.session_epoch_flashes
+    if state.flashes is not None:
+        flask_session["_flashes"] = state.flashes
     # With the script root: an app mounted under a prefix (Airflow's /auth) comes back to it.
     target = request.script_root + request.full_path.rstrip("?") if request.method == "GET" else None
     new = redirect(url_for(login_endpoint, next=target))

@@ -8,7 +8,7 @@ import typing as t
 import click
 from flask.cli import AppGroup
 
-from . import accounts, migrate
+from . import accounts, migrate, sessions
 from .revoke import MAX_REASON, check_reason, invalidate_all_sessions, invalidate_sessions
 
 cli = AppGroup("session-epoch", help="End Flask-AppBuilder sessions: flask-session-epoch.")
@@ -141,3 +141,38 @@ def status(user: str, as_json: bool) -> None:
         return
     for key, value in info.items():
         click.echo(f"{key + ':':34} {'-' if value is None else value}")
+
+
+# -- single sessions ------------------------------------------------------------------
+
+
+@cli.command("sessions")
+@user_argument
+@click.option("--ended", is_flag=True, help="List ended sessions instead of active ones.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, sessions.MAX_PAGE_SIZE),
+              help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_sessions(user: str, ended: bool, limit: int, as_json: bool) -> None:
+    """List USER's active sessions (or, with --ended, their ended ones)."""
+    account = _user(user)
+    state = sessions.ENDED if ended else sessions.ACTIVE
+    found, count = sessions.list_sessions(user_id=account.id, state=state, page_size=limit)
+    if as_json:
+        click.echo(json.dumps({"result": [info.as_json() for info in found], "count": count}, indent=2))
+        return
+    click.echo(f"{count} {state} session(s) of {account.username} (id {account.id}):")
+    for info in found:
+        when = f"ended {info.ended_at:%Y-%m-%d %H:%M:%S} UTC ({info.end_reason})" if info.ended_at else (
+            f"last active {info.last_active_at:%Y-%m-%d %H:%M:%S} UTC")
+        click.echo(f"  {info.id}  {info.via:<11} {info.device or '-':<32} {info.ip or '-':<15} {when}")
+
+
+@cli.command("end-session")
+@click.argument("record_id", metavar="ID")
+@reason_option("admin")
+def end_session(record_id: str, reason: str) -> None:
+    """End one session by its ID (from `session-epoch sessions`); the user's other sessions live on."""
+    ended = sessions.end_session(record_id, reason, actor=ACTOR)
+    if ended is None:
+        raise click.ClickException(f"No session with id {record_id!r}.")
+    click.echo(f"Ended session {record_id} of {ended.username} (id {ended.user_id}).")

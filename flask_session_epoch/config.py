@@ -110,6 +110,27 @@ def _seconds(low: float, high: float) -> t.Callable[[t.Any], float]:
     return parse
 
 
+def _days(low: float, high: float) -> t.Callable[[t.Any], float]:
+    seconds = _seconds(low, high)
+
+    def parse(value: t.Any) -> float:
+        try:
+            return seconds(value)
+        except _Invalid as exc:
+            raise _Invalid(str(exc).replace("seconds", "days")) from None
+
+    return parse
+
+
+def _count(low: int, high: int) -> t.Callable[[t.Any], int]:
+    def parse(value: t.Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"must be a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
 def _claim(value: t.Any) -> str:
     name = _text(value)
     if name in _RESERVED_CLAIMS:
@@ -165,6 +186,14 @@ _SCHEMA: dict[str, _Setting] = {
     "BACKCHANNEL_MAX_AGE": _Setting(600, _seconds(1, 7 * 24 * 3600)),
     # Name of the JWT claim that carries the epoch generations a token was issued under.
     "JWT_CLAIM": _Setting("sep", _claim),
+    # A session's last activity is written at most once per this many seconds.
+    "ACTIVITY_INTERVAL": _Setting(60, _seconds(1, 3600)),
+    # Ended sessions stay listed, with their reason, for this many days.
+    "HISTORY_DAYS": _Setting(30, _days(1, 3650)),
+    # Each process marks expired sessions and prunes old ones at most once per this many seconds.
+    "PRUNE_INTERVAL": _Setting(600, _seconds(1, 7 * 24 * 3600)),
+    # How many session records one round of marking or pruning touches at most.
+    "PRUNE_BATCH": _Setting(1000, _count(1, 100_000)),
 }
 
 #: Every setting's default, by short name.

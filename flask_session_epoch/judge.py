@@ -15,11 +15,11 @@ import typing as t
 from flask import current_app, g, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config, remember, signals, store
+from . import activity, check, config, remember, request_state, signals, store
 from .identity import parse_user_id
 from .remember import Remembered
 from .revoke import db_session
-from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
+from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT
 
 if t.TYPE_CHECKING:
     from .store import EpochState
@@ -30,9 +30,10 @@ _T = t.TypeVar("_T")
 
 def states() -> dict[int, EpochState | None]:
     """Epochs read during this request, keyed by user id (None: the read failed)."""
-    if "session_epoch_states" not in g:
-        g.session_epoch_states = {}
-    return t.cast("dict[int, EpochState | None]", g.session_epoch_states)
+    return request_state.current().epochs
+
+
+Refusal = t.Callable[["EpochState"], "str | None"]
 
 
 class UserJudge:
@@ -50,16 +51,16 @@ class UserJudge:
             db.rollback()
             return None
 
-    def _session_epoch_load(self, pk: t.Any, sid_key: str | None = None) -> t.Any:
+    def _session_epoch_load(self, pk: t.Any, record_id: str | None = None) -> t.Any:
         """The user with id ``pk``, active or not (None if there is none), epochs read alongside.
 
-        :param sid_key: a provider session whose logout is looked up in the same statement.
+        :param record_id: a session record of theirs to read in the same statement.
         """
         user_id = parse_user_id(pk)
         if user_id is None:
             return None
         loaded = self._session_epoch_read(
-            user_id, lambda db: store.load_user_with_state(db, self.user_model, user_id, sid_key)
+            user_id, lambda db: store.load_user_with_state(db, self.user_model, user_id, record_id)
         )
         if loaded is None:  # FAB's own lookup, without the epochs
             user, state = self.get_user_by_id(user_id), None  # type: ignore[attr-defined]
@@ -73,31 +74,31 @@ class UserJudge:
         user = self._session_epoch_load(pk)
         return user if user is not None and user.is_active else None
 
-    def _session_epoch_state(self, user_id: int, sid_key: str | None = None) -> EpochState | None:
+    def _session_epoch_state(self, user_id: int, record_id: str | None = None) -> EpochState | None:
         """The user's epochs as read in this request; None if they could not be read.
 
-        :param sid_key: the session's provider session, which must have been looked up too.
+        :param record_id: the credential's session record, which must have been read too.
         """
         read = states()
         known = read.get(user_id)
-        if user_id not in read or (sid_key is not None and known is not None and known.sid_key != sid_key):
+        if user_id not in read or (record_id is not None and known is not None and known.record_id != record_id):
             # A subclass replaced load_user without calling ours: read the epochs apart.
             read[user_id] = self._session_epoch_read(
-                user_id, lambda db: store.load_state(db, self.user_model, user_id, sid_key)
+                user_id, lambda db: store.load_state(db, self.user_model, user_id, record_id)
             )
         return read[user_id]
 
-    def _session_epoch_refusal(self, user_id: int, is_current: t.Callable[[EpochState], bool],
-                               via: str, sid_key: str | None = None) -> str | None:
-        """Why the credentials must be refused (``stale`` / ``check-failed``), or None.
+    def _session_epoch_refusal(self, user_id: int, refusal: Refusal, via: str,
+                               record_id: str | None = None) -> str | None:
+        """Why the credentials must be refused (``stale``, a record's end, ``check-failed``), or None.
 
         A failing check lets the request through unless ``SESSION_EPOCH_FAIL_CLOSED``.
         """
-        state = self._session_epoch_state(user_id, sid_key)
+        state = self._session_epoch_state(user_id, record_id)
         try:
             if state is None:
                 raise RuntimeError("the epoch could not be read")
-            return None if is_current(state) else "stale"
+            return refusal(state)
         except Exception:
             fail_closed = bool(config.get("FAIL_CLOSED"))
             log.error(
@@ -109,23 +110,23 @@ class UserJudge:
             )
             return "check-failed" if fail_closed else None
 
-    def _session_epoch_admit(self, user: t.Any, is_current: t.Callable[[EpochState], bool], via: str,
-                             sid_key: str | None = None) -> t.Any:
-        """``user`` if they are active and their credentials (``via``) are current, else None.
+    def _session_epoch_admit(self, user: t.Any, refusal: Refusal, via: str, record_id: str | None = None) -> t.Any:
+        """``user`` if they are active and their credentials (``via``) hold, else None.
 
         Refused credentials end: the session's keys go, and the response says why
         (a disabled user's older credentials too, so they read "your session has ended").
-        Static files and health checks never end anything.
+        Static files and health checks never end anything. A credential that holds
+        has its record's activity noted.
         """
         if user is None:
             return None
         if not user.is_active:
             state = states().get(user.id)
-            stale = state is not None and not is_current(state)
-            reason = "stale" if stale else None
+            reason = None if state is None else refusal(state)
         else:
-            reason = self._session_epoch_refusal(user.id, is_current, via, sid_key)
+            reason = self._session_epoch_refusal(user.id, refusal, via, record_id)
             if reason is None:
+                activity.note(states().get(user.id), store.utcnow())
                 return user
         if reason is not None and not check.is_exempt_request():
             if via in ("session", "remember"):
@@ -137,41 +138,49 @@ class UserJudge:
         log.info("Refused the %s of user %s at %s: %s", via, user_id, request.path, reason)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         signals.session_rejected.send(app, user_id=user_id, via=via, reason=reason)
-        check.mark_ended(via)
+        check.mark_ended(via, reason)
 
     def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:
         """Flask-Login's user loader for the session: the user, unless it is not their current login."""
-        sid_key = session.get(SESSION_KEY_SID)
-        sid_key = sid_key if isinstance(sid_key, str) else None
-        user = self._session_epoch_load(pk, sid_key)
+        record_id = check.record_id_of_session(session)
+        user = self._session_epoch_load(pk, record_id)
+        now = store.utcnow()
         return self._session_epoch_admit(
-            user, lambda state: check.session_is_current(session, user, state), "session", sid_key
+            user, lambda state: check.session_refusal(session, user, state, now), "session", record_id
         )
 
     def _session_epoch_load_remembered_user(self, user_id: int, remembered: Remembered | None) -> t.Any:
-        """A restore from Flask-Login's remember-me cookie: judged by our cookie next to it alone."""
-        sid_key = remembered.sid_key if remembered is not None else None
-        user = self._session_epoch_load(user_id, sid_key)
+        """A restore from Flask-Login's remember-me cookie: judged by our cookie next to it alone.
 
-        def is_current(state: EpochState) -> bool:
-            return remembered.vouches_for(user, state) if remembered is not None else not state.has_epoch
+        The restored session goes on under the record of the login it came from.
+        """
+        record_id = remembered.stamp.record_id if remembered is not None else None
+        user = self._session_epoch_load(user_id, record_id)
+        now = store.utcnow()
 
-        admitted = self._session_epoch_admit(user, is_current, "remember", sid_key)
+        def refusal(state: EpochState) -> str | None:
+            if remembered is not None:
+                return remembered.stamp.refusal(user, state, now)
+            return check.STALE if state.has_epoch else None
+
+        admitted = self._session_epoch_admit(user, refusal, "remember", record_id)
         if admitted is not None:
-            state = self._session_epoch_state(user_id, sid_key)
+            state = self._session_epoch_state(user_id, record_id)
             if state is None:  # fail-open: unstamped, so it ends once the user has an epoch
                 session.pop(SESSION_KEY_EPOCH, None)
                 session[SESSION_KEY_LOGIN_AT] = time.time()
             else:
-                remember.restore_session(remembered, check.stamp_for(admitted, state))
+                remember.restore_session(remembered, check.stamp_for(admitted, state, record_id))
         return admitted
 
     def load_user_jwt(self, _jwt_header: dict[str, t.Any], jwt_data: dict[str, t.Any]) -> t.Any:
-        """flask-jwt-extended's user lookup: refuse access and refresh tokens older than the epoch."""
-        user = self._session_epoch_load(jwt_data.get("sub"))
+        """flask-jwt-extended's user lookup: refuse access and refresh tokens whose login ended."""
         claim_name = config.get("JWT_CLAIM")
+        record_id = check.token_record_id(jwt_data, claim_name)
+        user = self._session_epoch_load(jwt_data.get("sub"), record_id)
+        now = store.utcnow()
         user = self._session_epoch_admit(
-            user, lambda state: check.token_is_current(jwt_data, user, state, claim_name), "jwt"
+            user, lambda state: check.token_refusal(jwt_data, user, state, claim_name, now), "jwt", record_id
         )
         if user is None:
             return None
@@ -179,13 +188,3 @@ class UserJudge:
         check.forget_ended()
         g.user = user
         return user
-
-    def _session_epoch_claim(self, identity: t.Any) -> list[t.Any] | None:
-        """Our claim for a JWT being minted for ``identity``, or None if the epochs cannot be read."""
-        user_id = parse_user_id(identity)
-        if user_id is None:
-            return None
-        # Minting follows a login or a refresh that loaded the user: no new statement.
-        user = db_session(self).get(self.user_model, user_id)
-        state = self._session_epoch_state(user_id)
-        return None if user is None or state is None else check.token_claim(user, state)

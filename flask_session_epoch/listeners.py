@@ -10,7 +10,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, object_session
 from werkzeug.local import LocalProxy
 
-from . import config, signals, store
+from . import config, request_state, signals, store
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -49,7 +49,7 @@ def _setting(name: str) -> bool:
 def actor() -> str:
     """Who is stamping: an explicit override, the logged-in user's id, or ``system``."""
     if has_app_context():
-        override = g.get("session_epoch_actor")
+        override = request_state.current().actor
         if override:
             return str(override)
         if has_request_context():
@@ -74,7 +74,7 @@ def _after_user_update(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
     queue_signal(object_session(target), user_id=target.id, reason=reason, actor=who, at=at)
     if reason == "password-change" and who == str(target.id) and has_request_context():
         # Users who change their own password stay logged in in this session.
-        g.session_epoch_keep = target.id
+        request_state.current().keep_user = target.id
 
 
 def _after_user_insert(mapper: t.Any, connection: t.Any, target: t.Any) -> None:

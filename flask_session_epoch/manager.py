@@ -12,8 +12,24 @@ from flask_babel import lazy_gettext
 from flask_login import user_logged_in, user_logged_out
 from flask_wtf.csrf import generate_csrf
 
-from . import backchannel, check, config, listeners, oidc, proxy, remember, session_keys, store
+from . import (
+    activity,
+    backchannel,
+    check,
+    config,
+    listeners,
+    logins,
+    oidc,
+    proxy,
+    remember,
+    request_state,
+    session_keys,
+    session_views,
+    sessions,
+    store,
+)
 from .api import SessionEpochApi
+from .identity import parse_user_id
 from .judge import UserJudge, states
 from .revoke import db_session
 from .session_keys import SESSION_KEY_LOGIN_AT
@@ -47,6 +63,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.before_request(check.carry_ended_over)
     app.after_request(check.shape_response)
     app.after_request(_keep_session_after_own_password_change)
+    app.after_request(activity.after_request)
     if config.get("PROXY_HEADER", app):
         app.before_request(proxy.follow_proxy_identity)
     # Templates, static files such as the fetch helper for single-page apps, and the
@@ -56,17 +73,24 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     backchannel.install(app, blueprint, sm)
     app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
+    app.jinja_env.globals.setdefault("session_epoch_sessions", session_views.sessions_of)
     if not hasattr(sm.user_model, "session_epoch_ended_at"):
         sm.user_model.session_epoch_ended_at = property(ended_at)
 
 
-def _forget_on_logout(sender: Flask, **extra: t.Any) -> None:
-    """Flask-Login's ``logout_user()`` (FAB's ``/logout/``) leaves our keys: forget them too."""
+def _forget_on_logout(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
+    """Flask-Login's ``logout_user()`` (FAB's ``/logout/``): the session's record ends, so every
+    copy of the cookie is dead; and our keys go with Flask-Login's."""
+    record_id = check.record_id_of_session(session)
+    user_id = getattr(user, "id", None)
+    if record_id is not None and isinstance(user_id, int):
+        sessions.end_one(record_id, reason="logout", by=str(user_id), user_id=user_id)
     session_keys.forget(session)
 
 
 def _keep_session_after_own_password_change(response: t.Any) -> t.Any:
-    user_id = g.pop("session_epoch_keep", None)
+    state = request_state.current()
+    user_id, state.keep_user = state.keep_user, None
     if user_id is not None:
         from .accounts import keep_current_session
 
@@ -135,6 +159,12 @@ class SessionEpochMixin(UserJudge):
             SessionEpochView, "Sign out everyone", icon="fa-sign-out", category="Security",
             category_label=lazy_gettext("Security"),
         )
+        session_views.install(self.user_model)
+        appbuilder.add_view(
+            session_views.sessions_view(), "Sessions", icon="fa-desktop", category="Security",
+            category_label=lazy_gettext("Security"),
+        )
+        appbuilder.add_view_no_menu(session_views.EndSessionView)
         appbuilder.add_api(SessionEpochApi)
 
     def validate_api_key(self, api_key_string: str) -> t.Any:
@@ -144,7 +174,7 @@ class SessionEpochMixin(UserJudge):
         update. A key is judged once per request: following a proxy asks before FAB's
         ``protect`` does.
         """
-        judged: dict[str, t.Any] = g.setdefault("session_epoch_api_keys", {})
+        judged = request_state.current().api_keys
         if api_key_string not in judged:
             judged[api_key_string] = self._session_epoch_validate_api_key(api_key_string)
         user = judged[api_key_string]
@@ -163,14 +193,15 @@ class SessionEpochMixin(UserJudge):
         )
         created, states()[user.id] = loaded if loaded is not None else (None, None)
 
-        def is_current(state: EpochState) -> bool:
+        def refusal(state: EpochState) -> str | None:
             effective = state.effective_at
             if effective is None:
-                return True
+                return None
             # FAB stamps created_on with the host's naive local time.
-            return created is not None and created.astimezone(dt.timezone.utc) > effective
+            current = created is not None and created.astimezone(dt.timezone.utc) > effective
+            return None if current else check.STALE
 
-        reason = self._session_epoch_refusal(user.id, is_current, "api-key")
+        reason = self._session_epoch_refusal(user.id, refusal, "api-key")
         if reason is None:
             return user
         g.pop("user", None)
@@ -181,20 +212,47 @@ class SessionEpochMixin(UserJudge):
     # -- logging in ---------------------------------------------------------
 
     def _session_epoch_on_login(self, sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
-        """Stamp a fresh interactive login into the session, dropping the keys of any earlier one."""
+        """A fresh interactive login: its session record, and its stamp in the session.
+
+        The keys of any earlier login in this session are dropped first.
+        """
         if user is None or not isinstance(user, self.user_model):
             return  # Superset's embedded dashboards log in an anonymous user
         session_keys.forget_login(session)
+        provider_login = oidc.take_provider_login()
         # Read afresh: a revocation earlier in this request must not be forgotten.
         state = self._session_epoch_read(user.id, lambda db: store.load_state(db, self.user_model, user.id))
         if state is None:
             # Without the stamp this session ends as soon as the user has an epoch.
             session[SESSION_KEY_LOGIN_AT] = time.time()
         else:
-            check.stamp_session(session, check.stamp_for(user, state))
+            sid_key = oidc.sid_key_of(provider_login)
+            record_id = logins.start_browser(self, user.id, state, store.utcnow(), sid_key)
+            check.stamp_session(session, check.stamp_for(user, state, record_id))
         states()[user.id] = state
-        oidc.on_login(self, user)
+        oidc.record_login(self, user, provider_login)
         check.forget_ended()
+
+    def _session_epoch_claim(self, identity: t.Any) -> list[t.Any] | None:
+        """Our claim for a JWT being minted for ``identity``, or None if the epochs cannot be read.
+
+        An API login's access and refresh tokens share one new record; a refresh mints
+        under the record of the refresh token it was given.
+        """
+        user_id = parse_user_id(identity)
+        if user_id is None:
+            return None
+        # Minting follows a login or a refresh that loaded the user: no new statement.
+        user = db_session(self).get(self.user_model, user_id)
+        state = self._session_epoch_state(user_id)
+        if user is None or state is None:
+            return None
+        minting = request_state.current()
+        if minting.minting_record is None:
+            verified = sessions.verified_token_claims()
+            record_id = None if verified is None else check.token_record_id(verified, config.get("JWT_CLAIM"))
+            minting.minting_record = record_id or logins.start_api(self, user_id, state, store.utcnow())
+        return check.token_claim(user, state, minting.minting_record)
 
     def set_oauth_session(self, provider: str, oauth_response: t.Any) -> None:
         """FAB's hook after an OAuth token exchange: also note the ID token's subject and session."""

@@ -92,22 +92,6 @@ class OidcSubject(Model):
         return f"<OidcSubject user_id={self.user_id} subject={self.subject!r} issuer={self.issuer!r}>"
 
 
-class OidcEndedSession(Model):
-    """An OpenID provider session (``sid``) that was logged out over the back channel.
-
-    Sessions that logged in under it end on their next request. Rows are never pruned:
-    a copy of such a session can be kept alive by requests that are never checked.
-    """
-
-    __tablename__ = "ab_session_epoch_oidc_ended_sid"
-    __table_args__ = (Index("ix_ab_session_epoch_oidc_ended_sid_expires_at", "expires_at"),)
-
-    #: SHA-256 (hex) of issuer and ``sid``, as stored in the session at login.
-    sid_key = Column(String(64), primary_key=True)
-    ended_at = Column(UtcDateTime, nullable=False)
-    expires_at = Column(UtcDateTime, nullable=False)
-
-
 class OidcLogoutTokenUse(Model):
     """A back-channel logout token's ``jti`` that was accepted: never accepted twice.
 
@@ -121,3 +105,51 @@ class OidcLogoutTokenUse(Model):
     #: SHA-256 (hex) of issuer and ``jti``.
     jti_key = Column(String(64), primary_key=True)
     expires_at = Column(UtcDateTime, nullable=False)
+
+
+class SessionRecord(Model):
+    """One login: a browser session or the tokens of one API login, from its start to its end.
+
+    A session or token carries its record's id; the record decides whether it still
+    holds. The id grants nothing by itself: it is only honoured inside a signed cookie
+    or token of the same user, and the request's SELECT joins it on that user.
+    """
+
+    __tablename__ = "ab_session_epoch_session"
+    __table_args__ = (
+        Index("ix_ab_session_epoch_session_user_id_ended_at", "user_id", "ended_at"),
+        Index("ix_ab_session_epoch_session_sid_key", "sid_key"),
+        Index("ix_ab_session_epoch_session_ended_at", "ended_at"),
+        Index("ix_ab_session_epoch_session_expires_at", "expires_at"),
+    )
+
+    #: Opaque and random (URL-safe base64 of 32 random bytes).
+    id = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    #: ``browser`` (a session cookie, and its remember-me cookie) or ``api`` (JWTs of one login).
+    kind = Column(String(16), nullable=False)
+    #: How it logged in: ``db``, ``ldap``, ``oauth``, ``saml``, ``remote-user``, ``proxy``, ...
+    auth_method = Column(String(32), nullable=False)
+    #: The OAuth or SAML provider, if any.
+    provider = Column(String(64))
+    #: The epoch generations in force when it started (or was last kept by its own user).
+    user_generation = Column(Integer, nullable=False, default=0)
+    global_generation = Column(Integer, nullable=False, default=0)
+    started_at = Column(UtcDateTime, nullable=False)
+    #: The last request that was checked, written at most once per activity interval.
+    last_active_at = Column(UtcDateTime, nullable=False)
+    #: After this, no copy of it can be presented any more (cookie or token lifetime).
+    expires_at = Column(UtcDateTime, nullable=False)
+    ip = Column(String(45))
+    user_agent = Column(String(512))
+    #: A readable device and browser, from the user agent ("Firefox 120 on Ubuntu").
+    device = Column(String(128))
+    #: The OpenID provider session it logged in under (see :mod:`.oidc`), for back-channel logout.
+    sid_key = Column(String(64))
+    ended_at = Column(UtcDateTime)
+    end_reason = Column(String(32))
+    ended_by = Column(String(256))
+
+    def __repr__(self) -> str:
+        return f"<SessionRecord {self.id[:8]}... user_id={self.user_id} kind={self.kind} ended_at={self.ended_at}>"
+

@@ -14,14 +14,12 @@ import logging
 import typing as t
 
 import jwt
-from flask import g, session
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import config, store
-from .models import OidcEndedSession, OidcLogoutTokenUse, OidcSubject
+from . import config, request_state, store
+from .models import OidcLogoutTokenUse, OidcSubject
 from .revoke import db_session
-from .session_keys import SESSION_KEY_SID
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -44,7 +42,6 @@ def claim(claims: t.Mapping[str, t.Any], name: str) -> str | None:
 
 
 _SUBJECTS = OidcSubject.__table__
-_ENDED = OidcEndedSession.__table__
 _USED = OidcLogoutTokenUse.__table__
 
 
@@ -84,7 +81,8 @@ def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
 
     Called from the security manager's ``set_oauth_session``; the user is not known yet.
     """
-    g.pop("session_epoch_provider_login", None)
+    state = request_state.current()
+    state.provider_login = None
     if provider not in config.get("BACKCHANNEL_PROVIDERS"):
         return
     claims = _id_token_claims(response)
@@ -96,17 +94,25 @@ def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
             " back-channel logout cannot reach this session", provider,
         )
         return
-    g.session_epoch_provider_login = ProviderLogin(issuer, subject, claim(claims, "sid"))
+    state.provider_login = ProviderLogin(issuer, subject, claim(claims, "sid"))
 
 
-def on_login(sm: t.Any, user: t.Any) -> None:
-    """At a login: remember its provider session in the session, and who its subject is."""
-    session.pop(SESSION_KEY_SID, None)
-    login: ProviderLogin | None = g.pop("session_epoch_provider_login", None)
+def take_provider_login() -> ProviderLogin | None:
+    """The OpenID provider login that this request's ``user_logged_in`` concludes, if any."""
+    state = request_state.current()
+    login, state.provider_login = state.provider_login, None
+    return login
+
+
+def sid_key_of(login: ProviderLogin | None) -> str | None:
+    """The key a session record keeps for its provider session (see :func:`key_of`)."""
+    return None if login is None or login.sid is None else key_of(login.issuer, login.sid)
+
+
+def record_login(sm: t.Any, user: t.Any, login: ProviderLogin | None) -> None:
+    """At a login through a provider: remember which user its subject is."""
     if login is None:
         return
-    if login.sid is not None:
-        session[SESSION_KEY_SID] = key_of(login.issuer, login.sid)
     db = db_session(sm)
     try:
         record_subject(db.connection(), login, user.id, store.utcnow())
@@ -138,17 +144,6 @@ def use_jti(connection: Connection, jti_key: str, until: dt.datetime) -> None:
     :raises IntegrityError: if it was used before (by any worker or host).
     """
     connection.execute(_USED.insert().values(jti_key=jti_key, expires_at=until))
-
-
-def end_provider_session(connection: Connection, sid_key: str, at: dt.datetime) -> None:
-    """Mark a provider session as logged out; sessions carrying its key end on their next request.
-
-    The record is kept: a copy of such a session can be kept alive indefinitely by
-    requests that are never checked (health checks, static files re-sign a permanent
-    session), so no expiry would be safe. ``expires_at`` only records the logout.
-    """
-    row = {"sid_key": sid_key, "ended_at": at, "expires_at": at}
-    store.upsert(connection, _ENDED, "sid_key", row, lambda new: {"expires_at": new.expires_at})
 
 
 def prune(connection: Connection, now: dt.datetime) -> None:

@@ -17,7 +17,7 @@ from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config, session_keys, tokens
+from . import check, config, request_state, session_keys, tokens
 from .identity import find_users, fold, username_is_case_insensitive
 from .revoke import db_session
 from .session_keys import SESSION_KEY_PROXY
@@ -142,6 +142,7 @@ def _log_in(sm: t.Any, asserted: str, wanted: str) -> None:
         log.info("Proxy asserts %r, who is unknown or inactive: the request stays anonymous", asserted)
         return
     sm.update_user_auth_stat(user)
+    request_state.current().login_method = "proxy"  # for the session record that login_user starts
     login_user(user)
     session[SESSION_KEY_PROXY] = [str(session.get("_user_id")), wanted]
     log.info("Logged in user %s as asserted by the proxy", user.id)

@@ -1,10 +1,10 @@
 """Binding Flask-Login's remember-me cookie to the login it came from.
 
 Flask-Login's cookie says only who the user is, and never changes. Next to it we
-set a signed cookie with that login's stamp (the user's key and the generations it
-saw) and its OpenID provider session. A restore is taken over from Flask-Login's
-own restore path and judged by that cookie alone: nothing left in the session by
-another login can vouch for it.
+set a signed cookie with that login's stamp (the user's key, the generations it saw
+and its session record). A restore is taken over from Flask-Login's own restore path
+and judged by that cookie alone: nothing left in the session by another login can
+vouch for it, and ending the login's record ends its remember-me cookie too.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from . import check, config
 from .identity import parse_user_id
-from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
+from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT
 
 if t.TYPE_CHECKING:
     from flask_login import LoginManager
     from werkzeug.wrappers import Response
 
-    from .store import EpochState
 
 _SALT = "flask-session-epoch.remember"
 
@@ -38,13 +37,6 @@ class Remembered:
 
     stamp: check.Stamp
     login_at: float | None
-    #: The provider session key (see :mod:`.oidc`) that login was under, if any.
-    sid_key: str | None
-
-    def vouches_for(self, user: t.Any, state: EpochState) -> bool:
-        if self.sid_key is not None and (self.sid_key != state.sid_key or state.sid_ended):
-            return False
-        return self.stamp.vouches_for(user, state)
 
 
 #: ``(user id, what our cookie says)``: the user, or None to refuse the restore.
@@ -107,7 +99,7 @@ def _write(response: Response) -> None:
         duration = dt.timedelta(seconds=duration)
     login_at = session.get(SESSION_KEY_LOGIN_AT)
     login_at = login_at if type(login_at) in (int, float) else None  # Airflow keeps a datetime there
-    value = _serializer().dumps([stamp.as_session_value(), login_at, session.get(SESSION_KEY_SID)])
+    value = _serializer().dumps([stamp.as_session_value(), login_at])
     response.set_cookie(
         config.get("REMEMBER_COOKIE_NAME"),
         value=value,
@@ -126,18 +118,15 @@ def _read(user_id: int) -> Remembered | None:
     if not raw:
         return None
     try:
-        value, login_at, sid_key = _serializer().loads(raw)
+        value, login_at = _serializer().loads(raw)
     except (BadData, TypeError, ValueError):
         return None
     stamp = check.read_stamp(value)
-    if stamp is None or stamp.user_id != user_id or (sid_key is not None and not isinstance(sid_key, str)):
+    if stamp is None or stamp.user_id != user_id:
         return None
-    return Remembered(stamp, login_at if check.login_at_is_sane(login_at) else None, sid_key)
+    return Remembered(stamp, login_at if check.login_at_is_sane(login_at) else None)
 
 
 def restore_session(remembered: Remembered | None, stamp: check.Stamp) -> None:
     """Stamp a session restored from a remember-me cookie as the login it came from."""
     check.stamp_session(session, stamp, remembered.login_at if remembered else None)
-    session.pop(SESSION_KEY_SID, None)
-    if remembered is not None and remembered.sid_key is not None:
-        session[SESSION_KEY_SID] = remembered.sid_key

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app, g, has_app_context
+from flask import current_app, has_app_context
 
-from . import listeners, store
+from . import listeners, request_state, store
 from .identity import MAX_USER_ID, parse_user_id
 
 if t.TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _stamp(session: Session, write: t.Callable[..., None], user_id: int | None, 
     target = () if user_id is None else (user_id,)
     # Epochs this request read earlier are out of date now.
     if has_app_context():
-        g.pop("session_epoch_states", None)
+        request_state.current().epochs.clear()
     try:
         write(session.connection(), *target, at, reason, who)
         listeners.queue_signal(session, user_id=user_id, reason=reason, actor=who, at=at)

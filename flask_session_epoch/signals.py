@@ -24,3 +24,15 @@ session_rejected = _signals.signal("session-rejected")
 #: ``sid`` (as in the logout token, either may be None) and ``user_id`` (None when no
 #: user is known for the subject).
 backchannel_logout = _signals.signal("backchannel-logout")
+
+#: Sent when a session record is started (a login, an API login's tokens). Sender: the
+#: app. Keyword arguments: ``record_id``, ``user_id``, ``kind`` (``browser`` or ``api``)
+#: and ``auth_method``.
+session_started = _signals.signal("session-started")
+
+#: Sent after one session was ended on its own (a logout, *Sign out* on one row, an
+#: admin's *End session*, a provider's logout by ``sid``). Sender: the app. Keyword
+#: arguments: ``record_id``, ``user_id``, ``reason`` and ``actor``. Sessions that an
+#: epoch ends (revoke, disable, revoke-all) send ``sessions_invalidated`` instead.
+session_ended = _signals.signal("session-ended")
+

@@ -15,7 +15,9 @@ import typing as t
 from sqlalchemy import bindparam, case, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, OidcEndedSession, UserSessionEpoch
+from . import registry
+from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
+from .registry import RecordState
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -23,7 +25,7 @@ if t.TYPE_CHECKING:
 
 _U = UserSessionEpoch.__table__
 _G = GlobalSessionEpoch.__table__
-_ENDED_SIDS = OidcEndedSession.__table__
+_RECORDS = SessionRecord.__table__
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +40,10 @@ class EpochState:
     user_at: dt.datetime | None = None
     global_generation: int = 0
     global_at: dt.datetime | None = None
-    #: The provider session key (see :mod:`.oidc`) whose logout was looked up, if any.
-    sid_key: str | None = None
-    #: Whether the provider logged that session out over the back channel.
-    sid_ended: bool = False
+    #: The session record looked up alongside (see :mod:`.registry`), if one was asked for.
+    record_id: str | None = None
+    #: That record, if it exists and is this user's.
+    record: RecordState | None = None
 
     @property
     def generations(self) -> tuple[int, int]:
@@ -100,56 +102,65 @@ def with_epochs(stmt: t.Any, user_model: t.Any, user_id: t.Any) -> t.Any:
     return stmt.select_from(joined).where(user_model.id == user_id)
 
 
-def state_from_row(row: t.Sequence[t.Any], sid_key: str | None = None) -> EpochState:
-    """Build an :class:`EpochState` from the last four columns of a row (five with a ``sid_key``)."""
+def state_from_row(row: t.Sequence[t.Any], record_id: str | None = None) -> EpochState:
+    """Build an :class:`EpochState` from the last columns of a row: the record's (when
+    ``record_id`` was looked up), then the four epoch columns."""
     user_gen, user_at, global_gen, global_at = row[-4:]
-    sid_ended = bool(row[-5]) if sid_key is not None else False
-    return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at, sid_key, sid_ended)
+    record = None
+    if record_id is not None:
+        width = len(registry.REQUEST_COLUMNS)
+        record = registry.from_row(row[-4 - width:-4])
+    return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at, record_id, record)
 
 
-# A session that logged in through an OpenID provider asks, in the same statement,
-# whether the provider has since logged that provider session out.
-_SID_ENDED = select(_ENDED_SIDS.c.sid_key).where(_ENDED_SIDS.c.sid_key == bindparam("session_epoch_sid")).exists()
-
-def _state_columns(sid_key: str | None) -> tuple[t.Any, ...]:
-    """The columns :func:`state_from_row` reads: the epochs, after the sid lookup if there is one."""
-    return (_SID_ENDED, *STATE_COLUMNS) if sid_key is not None else STATE_COLUMNS
+def _state_columns(record_id: str | None) -> tuple[t.Any, ...]:
+    """The columns :func:`state_from_row` reads: the record's if one is looked up, then the epochs."""
+    return (*registry.REQUEST_COLUMNS, *STATE_COLUMNS) if record_id is not None else STATE_COLUMNS
 
 
-def _sid_params(sid_key: str | None) -> dict[str, str]:
-    return {} if sid_key is None else {"session_epoch_sid": sid_key}
+def _select_with_epochs(columns: t.Sequence[t.Any], user_model: t.Any, user_id: t.Any,
+                        record_id: t.Any | None) -> t.Any:
+    """``SELECT columns`` over the user, their epoch row and (when asked) the record, for one user."""
+    joined: t.Any = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
+    if record_id is not None:
+        joined = joined.outerjoin(_RECORDS, registry.join_condition(user_model, record_id))
+    return select(*columns).select_from(joined).where(user_model.id == user_id)
 
 
-# Built once per user model: constructing the SELECT on every request costs more than
-# running it on SQLite.
+# Built once per user model and kind: constructing the SELECT on every request costs more
+# than running it on SQLite.
 _USER_WITH_STATE: dict[tuple[t.Any, bool], t.Any] = {}
 
 
 def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
-                         sid_key: str | None = None) -> tuple[t.Any, EpochState]:
+                         record_id: str | None = None) -> tuple[t.Any, EpochState]:
     """Load a user and their epochs in one statement; ``(None, NO_EPOCH)`` if no such user.
 
     This replaces FAB's ``session.get(User, pk)``, so it adds no round trip.
 
-    :param sid_key: also look up whether this provider session was logged out.
+    :param record_id: also read this session record, if it is this user's.
     """
-    cache_key = (user_model, sid_key is not None)
+    cache_key = (user_model, record_id is not None)
     stmt = _USER_WITH_STATE.get(cache_key)
     if stmt is None:
-        stmt = _USER_WITH_STATE[cache_key] = with_epochs(
-            select(user_model, *_state_columns(sid_key)), user_model, bindparam("session_epoch_user_id")
+        stmt = _USER_WITH_STATE[cache_key] = _select_with_epochs(
+            (user_model, *_state_columns(record_id)), user_model, bindparam("session_epoch_user_id"),
+            bindparam("session_epoch_record_id") if record_id is not None else None,
         )
-    row = session.execute(stmt, {"session_epoch_user_id": user_id, **_sid_params(sid_key)}).first()
+    params: dict[str, t.Any] = {"session_epoch_user_id": user_id}
+    if record_id is not None:
+        params["session_epoch_record_id"] = record_id
+    row = session.execute(stmt, params).first()
     if row is None:
         return None, NO_EPOCH
-    return row[0], state_from_row(row, sid_key)
+    return row[0], state_from_row(row, record_id)
 
 
-def load_state(session: Session, user_model: t.Any, user_id: int, sid_key: str | None = None) -> EpochState:
-    """Read one user's epochs without loading the user (at login and token minting)."""
-    stmt = with_epochs(select(*_state_columns(sid_key)), user_model, user_id)
-    row = session.execute(stmt, _sid_params(sid_key)).first()
-    return NO_EPOCH if row is None else state_from_row(row, sid_key)
+def load_state(session: Session, user_model: t.Any, user_id: int, record_id: str | None = None) -> EpochState:
+    """Read one user's epochs (and a record of theirs) without loading the user."""
+    stmt = _select_with_epochs(_state_columns(record_id), user_model, user_id, record_id)
+    row = session.execute(stmt).first()
+    return NO_EPOCH if row is None else state_from_row(row, record_id)
 
 
 def invalidated_at(session: Session, user_ids: t.Iterable[int]) -> dict[int, dt.datetime]:

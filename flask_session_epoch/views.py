@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.security import views as fab_security_views
@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from . import store
+from . import request_state, store
 from .accounts import keep_current_session, sign_out_other_sessions
 from .identity import parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch
@@ -45,7 +45,7 @@ def ended_at(user: t.Any) -> t.Any:
     The first call in a request reads the epochs of every user the page has loaded, in
     one statement: a page of 100 users costs what a page of 2 does.
     """
-    known: dict[int, t.Any] = g.setdefault("session_epoch_ended_at", {})
+    known = request_state.current().ended_at_column
     if user.id not in known:
         sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
         db = db_session(sm)

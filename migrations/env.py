@@ -18,13 +18,13 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, pool
 from flask_session_epoch.migrations import VERSION_TABLE
 from flask_session_epoch.models import (
     GlobalSessionEpoch,
-    OidcEndedSession,
     OidcLogoutTokenUse,
     OidcSubject,
+    SessionRecord,
     UserSessionEpoch,
 )
 
-OUR_MODELS = (UserSessionEpoch, GlobalSessionEpoch, OidcSubject, OidcEndedSession, OidcLogoutTokenUse)
+OUR_MODELS = (UserSessionEpoch, GlobalSessionEpoch, OidcSubject, OidcLogoutTokenUse, SessionRecord)
 OUR_TABLES = {model.__tablename__ for model in OUR_MODELS}
 
 config = context.config

@@ -14,8 +14,9 @@ EPOCH_TABLES = (
     "ab_user_session_epoch",
     "ab_session_epoch_global",
     "ab_session_epoch_oidc_subject",
-    "ab_session_epoch_oidc_ended_sid",
     "ab_session_epoch_oidc_jti",
+    "ab_session_epoch_session",
+    "ab_session_epoch_oidc_ended_sid",  # made by revision 0002, dropped by 0004
 )
 
 

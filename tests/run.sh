@@ -15,7 +15,8 @@
 #   mypy                the package and its migrations, as installed (setup.cfg [mypy])
 #   wheel               build the sdist and the wheel; fail on a packaging warning or a
 #                       runtime file the wheel lacks (tests/tools/check_wheel.py)
-#   venv-sqlalchemy14, venv-fab50, venv-superset, venv-airflow    the other environments
+#   venvs               the other environments (sqlalchemy14, fab50, superset, airflow), installed
+#                       side by side; each one's pip output in artifacts/venvs/NAME.log
 #   browser             Debian's Chromium for the browser tests
 #   servers             PostgreSQL, MariaDB and Redis on 127.0.0.1
 #   pytest-sqlalchemy2, pytest-sqlalchemy14, pytest-fab50   the suite in four pytest-xdist
@@ -57,19 +58,23 @@ say() { printf '\n== %s\n' "$*"; }
 
 # --- the stages ------------------------------------------------------------------------
 
-stages=(venv-sqlalchemy2 ruff mypy wheel venv-sqlalchemy14 venv-fab50)
 superset=1
 [ "${SESSION_EPOCH_SKIP_SUPERSET:-0}" != 1 ] || superset=0
-[ $superset = 0 ] || stages+=(venv-superset)
 airflow=1
 [ "${SESSION_EPOCH_SKIP_AIRFLOW:-0}" != 1 ] || airflow=0
-[ $airflow = 0 ] || stages+=(venv-airflow)
-stages+=(browser servers pytest-sqlalchemy2 pytest-deployment pytest-sqlalchemy14 pytest-fab50)
+# The environments that the venvs stage installs side by side (pip waits on the network
+# as much as it computes).
+other_venvs=(sqlalchemy14 fab50)
+[ $superset = 0 ] || other_venvs+=(superset)
+[ $airflow = 0 ] || other_venvs+=(airflow)
+stages=(venv-sqlalchemy2 ruff mypy wheel venvs browser servers pytest-sqlalchemy2 pytest-deployment
+    pytest-sqlalchemy14 pytest-fab50)
 [ $superset = 0 ] || stages+=(pytest-superset)
 [ $airflow = 0 ] || stages+=(pytest-airflow)
 
 stage_title() {
     case $1 in
+        venvs) echo "install the ${other_venvs[*]} environments, side by side" ;;
         venv-*) echo "install the ${1#venv-} environment" ;;
         ruff) echo "ruff (lint)" ;;
         mypy) echo "mypy (types of the package and its migrations)" ;;
@@ -82,7 +87,29 @@ stage_title() {
 }
 
 # A failed set-up stage ends the run: what follows needs it.
-setup_stage() { case $1 in venv-* | browser | servers) return 0 ;; *) return 1 ;; esac; }
+setup_stage() { case $1 in venv* | browser | servers) return 0 ;; *) return 1 ;; esac; }
+
+# install_venvs: the venv-NAME stages of other_venvs at once, each logging to artifacts/venvs/.
+install_venvs() {
+    local logs=$root/artifacts/venvs name failed=0
+    local -A jobs=()
+    mkdir -p "$logs"
+    ensure_venv_support  # once, before the installs run side by side
+    for name in "${other_venvs[@]}"; do
+        (set -e; stage_body "venv-$name") >"$logs/$name.log" 2>&1 &
+        jobs[$name]=$!
+    done
+    for name in "${!jobs[@]}"; do
+        if wait "${jobs[$name]}"; then
+            echo "  $name: installed"
+        else
+            echo "  $name: FAILED; the end of artifacts/venvs/$name.log:"
+            tail -n 30 "$logs/$name.log" | sed 's/^/    /'
+            failed=1
+        fi
+    done
+    return $failed
+}
 
 ensure_venv_support() {
     python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null && return
@@ -138,6 +165,7 @@ run_pytest() {
 # What each stage does; it runs in a subshell with `set -e`.
 stage_body() {
     case $1 in
+        venvs) install_venvs ;;
         venv-sqlalchemy2 | venv-sqlalchemy14 | venv-fab50)
             make_venv "${1#venv-}" -c "tests/constraints/${1#venv-}.txt" -e ".[test]" ;;
         venv-superset)

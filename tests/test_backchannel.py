@@ -7,6 +7,7 @@ real OpenID provider.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import typing as t
@@ -22,7 +23,7 @@ from helpers import CLIENT_ID, CLIENT_SECRET, oauth_config, user_id
 from keyserver import BACKCHANNEL_EVENT, KeyServer
 
 from flask_session_epoch import oidc, signals
-from flask_session_epoch.models import OidcEndedSession, OidcLogoutTokenUse, UserSessionEpoch
+from flask_session_epoch.models import OidcLogoutTokenUse, SessionRecord, UserSessionEpoch
 from flask_session_epoch.revoke import db_session
 
 SUBJECT = "subject-alice"
@@ -62,8 +63,24 @@ def epoch_of(app: Flask, username: str = ALICE[0]) -> t.Any:
 
 
 def ended_sids(app: Flask) -> list[str]:
+    """The provider sessions whose session records a back-channel logout ended."""
     with app.app_context():
-        return list(db_session(app.appbuilder.sm).execute(sa.select(OidcEndedSession.sid_key)).scalars())
+        query = sa.select(SessionRecord.sid_key).where(SessionRecord.end_reason == "idp-logout").distinct()
+        return sorted(db_session(app.appbuilder.sm).execute(query).scalars())
+
+
+def open_sessions_under(app: Flask, issuer: str, *sids: str) -> None:
+    """A session record of alice's under each provider session, as her OAuth logins leave them."""
+    from flask_session_epoch import registry, store
+
+    with app.app_context():
+        db = db_session(app.appbuilder.sm)
+        now = store.utcnow()
+        for sid in sids:
+            origin = registry.Origin("oauth", "idp", sid_key=oidc.key_of(issuer, sid))
+            registry.start(db.connection(), user_id(app), registry.BROWSER, origin, store.NO_EPOCH, now,
+                           now + dt.timedelta(days=1))
+        db.commit()
 
 
 def assert_refused(response: t.Any, app: Flask, says: str) -> None:
@@ -96,6 +113,7 @@ def test_sub_logout_stamps_the_subjects_user(idp_app: Flask, idp: FlaskClient, k
 @pytest.mark.all_databases
 def test_sid_logout_ends_only_that_provider_session(idp_app: Flask, idp: FlaskClient, keys: KeyServer) -> None:
     # With both sub and sid, only the sessions of that provider session end (spec, 2.4).
+    open_sessions_under(idp_app, keys.issuer, "op-session-1", "op-session-other")
     response = post(idp, keys.sign(keys.claims(CLIENT_ID, sid="op-session-1")))
 
     assert response.status_code == 200
@@ -104,6 +122,7 @@ def test_sid_logout_ends_only_that_provider_session(idp_app: Flask, idp: FlaskCl
 
 
 def test_sid_only_logout_is_accepted(idp_app: Flask, idp: FlaskClient, keys: KeyServer) -> None:
+    open_sessions_under(idp_app, keys.issuer, "op-session-2")
     response = post(idp, keys.sign(keys.claims(CLIENT_ID, sub=None, sid="op-session-2")))
 
     assert response.status_code == 200
@@ -143,6 +162,7 @@ def test_concurrent_logouts_all_succeed(idp_app: Flask, make_app: t.Callable[...
     # at once sends its tokens in parallel.
     apps = [idp_app, make_app(**oauth_config(keys.metadata_url))]
     tokens = [keys.sign(keys.claims(CLIENT_ID, sub=None, sid=f"burst-{n}")) for n in range(16)]
+    open_sessions_under(idp_app, keys.issuer, *(f"burst-{n}" for n in range(16)))
     for app in apps:  # each worker has fetched the provider's keys before the burst
         assert post(app.test_client(), keys.sign(keys.claims(CLIENT_ID, sub="warm-up"))).status_code == 200
     barrier = threading.Barrier(len(tokens))
@@ -175,6 +195,7 @@ def test_transient_database_error_is_retried(idp_app: Flask, idp: FlaskClient, k
         real_use_jti(connection, jti_key, until)
 
     monkeypatch.setattr(oidc, "use_jti", deadlock_once)
+    open_sessions_under(idp_app, keys.issuer, "retried")
 
     assert post(idp, keys.sign(keys.claims(CLIENT_ID, sid="retried"))).status_code == 200
     assert len(calls) == 2 and ended_sids(idp_app) == [oidc.key_of(keys.issuer, "retried")]
@@ -262,12 +283,14 @@ def test_unreachable_provider_is_a_400_not_a_500(make_app: t.Callable[..., Flask
 
 def provider_login_route(app: Flask, issuer: str) -> None:
     """``/provider-login/<sid>``: alice logs in as an OAuth login under provider session ``sid`` would."""
-    from flask import g, session
+    from flask import session
     from flask_login import login_user
+
+    from flask_session_epoch import request_state
 
     @app.route("/provider-login/<sid>")
     def provider_login(sid: str) -> str:
-        g.session_epoch_provider_login = oidc.ProviderLogin(issuer, SUBJECT, sid)
+        request_state.current().provider_login = oidc.ProviderLogin(issuer, SUBJECT, sid)
         session.permanent = True  # re-signed by every request, as FAB's own logins are
         remember = bool(app.config.get("TEST_REMEMBER"))
         login_user(app.appbuilder.sm.find_user(ALICE[0]), remember=remember)

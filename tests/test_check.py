@@ -31,7 +31,7 @@ def session_of(client: FlaskClient) -> dict:
 def stamp_of(app: Flask, client: FlaskClient) -> tuple[int, list[int]]:
     """Whose login the session's stamp is (a user id), and the generations it saw."""
     stamp = session_of(client)[fse.SESSION_KEY_EPOCH]
-    return stamp[0], stamp[2:]
+    return stamp[0], stamp[2:4]
 
 
 # -- login stamp -------------------------------------------------------------
@@ -391,10 +391,10 @@ def test_fail_open_lets_request_through_when_check_errors(app: Flask, client: Fl
     revoke(app)
     login(client)
 
-    def broken(*args: object) -> bool:
+    def broken(*args: object) -> str | None:
         raise ValueError("boom")
 
-    monkeypatch.setattr(check, "session_is_current", broken)
+    monkeypatch.setattr(check, "session_refusal", broken)
     with caplog.at_level("ERROR", logger="flask_session_epoch"):
         assert is_logged_in(client)
     assert f"user {user_id(app)}" in caplog.text
@@ -404,10 +404,10 @@ def test_fail_open_lets_request_through_when_check_errors(app: Flask, client: Fl
 def test_fail_closed_ends_session_when_check_errors(app: Flask, client: FlaskClient, monkeypatch) -> None:
     login(client)
 
-    def broken(*args: object) -> bool:
+    def broken(*args: object) -> str | None:
         raise ValueError("boom")
 
-    monkeypatch.setattr(check, "session_is_current", broken)
+    monkeypatch.setattr(check, "session_refusal", broken)
     revoke(app, "admin")
     revoke(app)
     login(client)

@@ -124,7 +124,7 @@ def test_sign_out_other_sessions_keeps_this_one(app: Flask) -> None:
 def test_sign_out_other_sessions_link_on_userinfo(app: Flask) -> None:
     admin = admin_client(app)
     page = admin.get("/users/userinfo/")
-    assert b"Sign out of all other sessions" in page.data
+    assert b"Sign out all other sessions" in page.data
     assert b"/sessionepoch/sign-out-others/" in page.data
 
 

@@ -19,6 +19,8 @@ _USER = Arg(("user",), metavar="USER", help="A username, an e-mail address (exac
 _REASON = Arg(("--reason",), help="Recorded in the audit trail (at most 64 characters)")
 _YES = Arg(("-y", "--yes"), help="Do not ask for confirmation", action="store_true")
 _JSON = Arg(("--json",), help="Print JSON for scripts", action="store_true")
+_ENDED = Arg(("--ended",), help="List ended sessions instead of active ones", action="store_true")
+_RECORD = Arg(("record_id",), metavar="ID", help="A session's id, as `airflow session-epoch sessions` lists it")
 _REVISION_UP = Arg(("revision",), nargs="?", default="head", help="The revision to upgrade to (default: head)")
 _REVISION_DOWN = Arg(("revision",), nargs="?", default="-1", help="The revision to go back to (default: -1)")
 
@@ -76,6 +78,14 @@ def status(args: argparse.Namespace) -> None:
     _run(["status", args.user, *(["--json"] if args.json else [])])
 
 
+def sessions(args: argparse.Namespace) -> None:
+    _run(["sessions", args.user, *(["--ended"] if args.ended else []), *(["--json"] if args.json else [])])
+
+
+def end_session(args: argparse.Namespace) -> None:
+    _run(_with_reason(["end-session", args.record_id], args))
+
+
 def _command(name: str, help_text: str, func: t.Callable[[argparse.Namespace], None],
              *args: Arg) -> ActionCommand:
     return ActionCommand(name=name, help=help_text, func=func, args=args)
@@ -105,6 +115,9 @@ def get_cli_commands() -> list[GroupCommand]:
                 _command("enable", "Enable USER again; older sessions stay ended", enable, _USER),
                 _command("status", "Show USER's active flag, epochs, last login and last revocation", status,
                          _USER, _JSON),
+                _command("sessions", "List USER's active (or ended) sessions", sessions, _USER, _ENDED, _JSON),
+                _command("end-session", "End one session by its ID; the user's other sessions live on",
+                         end_session, _RECORD, _REASON),
             ),
         )
     ]

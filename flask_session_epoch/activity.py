@@ -1,0 +1,104 @@
+"""Writing what the request path only reads: last activity, expired records, pruning.
+
+The check reads a session's record in the user's SELECT and writes nothing. Its last
+activity is written at most once per ``SESSION_EPOCH_ACTIVITY_INTERVAL`` per record,
+and old records are marked expired and pruned in small batches, at most once per
+``SESSION_EPOCH_PRUNE_INTERVAL`` per process. Both run after the response has gone
+out, in transactions of their own: a request never waits for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+import time
+import typing as t
+
+from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import config, registry, request_state
+from .revoke import db_session
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.engine import Engine
+    from werkzeug.wrappers import Response
+
+    from .store import EpochState
+
+log = logging.getLogger("flask_session_epoch")
+
+_PRUNED_AT = "session_epoch_pruned_at"
+_lock = threading.Lock()
+
+
+def note(state: EpochState | None, now: dt.datetime) -> None:
+    """Remember to write the activity of the record this request's credential holds, if it is due."""
+    record = None if state is None else state.record
+    if record is None:
+        return
+    interval = dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
+    if now - record.last_active_at < interval:
+        return
+    expires_at = None
+    if record.kind == registry.BROWSER:
+        # A checked request re-signs the cookie: a copy of it can be presented until then.
+        expires_at = now + current_app.permanent_session_lifetime + interval
+    request_state.current().touched[record.id] = expires_at
+
+
+def after_request(response: Response) -> Response:
+    """Hand what this request has to write to the response, to run once it is sent."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    touched = request_state.current().touched
+    prune_due = _prune_due(app)
+    if touched or prune_due:
+        engine = db_session(app.appbuilder.sm).get_bind()  # type: ignore[attr-defined]
+        settings = _PruneSettings.of(app) if prune_due else None
+        response.call_on_close(functools.partial(_write, engine, dict(touched), settings))
+    return response
+
+
+class _PruneSettings(t.NamedTuple):
+    history: dt.timedelta
+    batch: int
+
+    @classmethod
+    def of(cls, app: Flask) -> _PruneSettings:
+        return cls(dt.timedelta(days=config.get("HISTORY_DAYS", app)), int(config.get("PRUNE_BATCH", app)))
+
+
+def _prune_due(app: Flask) -> bool:
+    interval = float(config.get("PRUNE_INTERVAL", app))
+    with _lock:
+        last = app.extensions.get(_PRUNED_AT)
+        now = time.monotonic()
+        if last is not None and now - last < interval:
+            return False
+        app.extensions[_PRUNED_AT] = now
+        return True
+
+
+def _write(engine: Engine, touched: dict[str, dt.datetime | None], prune: _PruneSettings | None) -> None:
+    """Runs after the response: activity first, then one bounded round of expiring and pruning."""
+    from .store import utcnow
+
+    now = utcnow()
+    try:
+        if touched:
+            with engine.begin() as connection:
+                for record_id, expires_at in touched.items():
+                    registry.touch(connection, record_id, now, expires_at)
+        if prune is not None:
+            with engine.begin() as connection:
+                expired = registry.expire(connection, now, prune.batch)
+            with engine.begin() as connection:
+                pruned = registry.prune(connection, now - prune.history, prune.batch)
+            if expired or pruned:
+                log.info("Session records: %d marked expired, %d pruned", expired, pruned)
+    except SQLAlchemyError:
+        # Only bookkeeping: the next request or round tries again.
+        log.warning("Could not write session activity or prune session records", exc_info=True)

@@ -1,0 +1,123 @@
+"""Every way in starts a session record: form, LDAP, OAuth, SAML and remote-user logins,
+a proxy's switch of user, and an API login's tokens.
+
+Browser logins arrive through Flask-Login's ``user_logged_in``; API logins through the
+claims of the tokens FAB mints at ``/api/v1/security/login``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import typing as t
+
+from flask import current_app, request, session
+from flask_appbuilder import const
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import config, registry, request_state, signals
+from .revoke import db_session
+
+if t.TYPE_CHECKING:
+    from .store import EpochState
+
+log = logging.getLogger("flask_session_epoch")
+
+_AUTH_METHODS = {
+    const.AUTH_DB: "db",
+    const.AUTH_LDAP: "ldap",
+    const.AUTH_OAUTH: "oauth",
+    const.AUTH_REMOTE_USER: "remote-user",
+    getattr(const, "AUTH_SAML", -1): "saml",
+}
+# Tokens that never expire (JWT_*_TOKEN_EXPIRES = False) still need a last moment.
+_NO_EXPIRY = dt.timedelta(days=3650)
+
+
+@functools.lru_cache(maxsize=4096)
+def describe(user_agent: str) -> str | None:
+    """A readable browser and device for a user agent, from ua-parser: "Firefox 120 on Ubuntu"."""
+    from ua_parser import parse
+
+    if not user_agent:
+        return None
+    parsed = parse(user_agent)
+    browser = parsed.user_agent
+    if browser is None:
+        return None
+    name = f"{browser.family} {browser.major}" if browser.major else browser.family
+    if parsed.os is not None and parsed.os.family not in ("Other", ""):
+        name += f" on {parsed.os.family}"
+    if parsed.device is not None and parsed.device.family not in ("Other", "", "Mac", "Spider"):
+        name += f" ({parsed.device.family})"
+    return name
+
+
+def origin(sm: t.Any, *, method: str | None = None, sid_key: str | None = None) -> registry.Origin:
+    """Where and how the login under way happens, from the request and FAB's auth type."""
+    how = method or request_state.current().login_method or _AUTH_METHODS.get(sm.auth_type, "custom")
+    user_agent = request.user_agent.string or None
+    provider = session.get("oauth_provider") if how == "oauth" else None
+    return registry.Origin(
+        auth_method=how,
+        provider=provider if isinstance(provider, str) else None,
+        ip=(request.remote_addr or None),
+        user_agent=user_agent,
+        device=describe(user_agent) if user_agent else None,
+        sid_key=sid_key,
+    )
+
+
+def _start(sm: t.Any, user_id: int, kind: str, where: registry.Origin, state: EpochState,
+           expires_at: dt.datetime, now: dt.datetime) -> str | None:
+    """Insert the record in a transaction of its own; None (and a logged error) if it cannot be written."""
+    db = db_session(sm)
+    try:
+        record_id = registry.start(db.connection(), user_id, kind, where, state, now, expires_at)
+        db.commit()
+    except SQLAlchemyError:
+        # The login goes on, governed by the epoch alone (as before the registry).
+        log.error("Could not record the new session of user %s", user_id, exc_info=True)
+        db.rollback()
+        return None
+    log.info("Session %s… of user %s started (%s, %s)", record_id[:8], user_id, kind, where.auth_method)
+    signals.session_started.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
+                                 user_id=user_id, kind=kind, auth_method=where.auth_method)
+    return record_id
+
+
+def start_browser(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, sid_key: str | None) -> str | None:
+    """The record of a browser login; it lasts as long as its cookie (or remember-me cookie) can."""
+    app = current_app
+    last = now + app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
+    if session.get("_remember") == "set":
+        seconds = session.get("_remember_seconds")
+        duration = app.config.get("REMEMBER_COOKIE_DURATION", dt.timedelta(days=365))
+        if isinstance(seconds, (int, float)):
+            duration = dt.timedelta(seconds=seconds)
+        elif isinstance(duration, (int, float)):
+            duration = dt.timedelta(seconds=duration)
+        last = max(last, now + duration)
+    return _start(sm, user_id, registry.BROWSER, origin(sm, sid_key=sid_key), state, last, now)
+
+
+def _lifetime(value: t.Any, default: dt.timedelta) -> dt.timedelta:
+    if value is False:
+        return _NO_EXPIRY
+    if isinstance(value, dt.timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    return default
+
+
+def start_api(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime) -> str | None:
+    """The record of an API login: its access and refresh tokens, as long as the longer one lives."""
+    app_config = current_app.config
+    access = _lifetime(app_config.get("JWT_ACCESS_TOKEN_EXPIRES"), dt.timedelta(minutes=15))
+    refresh = _lifetime(app_config.get("JWT_REFRESH_TOKEN_EXPIRES"), dt.timedelta(days=30))
+    payload = request.get_json(silent=True) if request.is_json else None
+    provider = payload.get("provider") if isinstance(payload, dict) else None
+    method = {"db": "api", "ldap": "api-ldap"}.get(provider if isinstance(provider, str) else "", "api")
+    return _start(sm, user_id, registry.API, origin(sm, method=method), state, now + max(access, refresh), now)

@@ -1,0 +1,172 @@
+"""The session registry: a record per login, so one session can be listed, ended or timed out.
+
+A browser session and the JWTs of one API login each get a row in
+``ab_session_epoch_session`` with an opaque random id. The session (or token) carries
+the id inside its signed stamp; the request's user SELECT joins the row *on that
+user*, so the id grants nothing by itself and another user's row never vouches.
+
+A record holds while it is not ended, not past the last moment a copy of it could be
+presented, and was started (or kept) under the epochs now in force: ending a user's
+epoch, or everyone's, ends their records without touching them, so revoke-all stays
+one write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+import typing as t
+
+from sqlalchemy import and_, case, delete, func, select, update
+
+from .models import SessionRecord
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .store import EpochState
+
+_R = SessionRecord.__table__
+#: ``kind`` of a browser session (its cookie and its remember-me cookie).
+BROWSER = "browser"
+#: ``kind`` of the access and refresh tokens of one API login.
+API = "api"
+# Stored lengths (the columns' sizes).
+_LIMITS = {"user_agent": 512, "device": 128, "provider": 64, "auth_method": 32, "ended_by": 256, "end_reason": 32}
+
+
+def new_id() -> str:
+    """An opaque, unguessable record id (256 random bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def _clip(name: str, value: str | None) -> str | None:
+    return None if value is None else value[: _LIMITS[name]]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordState:
+    """What the request's SELECT read of the record its session or token names."""
+
+    id: str
+    kind: str
+    user_generation: int
+    global_generation: int
+    started_at: dt.datetime
+    last_active_at: dt.datetime
+    expires_at: dt.datetime
+    ended_at: dt.datetime | None
+    end_reason: str | None
+
+    def holds(self, state: EpochState, now: dt.datetime) -> bool:
+        """Not ended, not expired, and started (or kept) under the epochs in force."""
+        return (
+            self.ended_at is None
+            and self.expires_at > now
+            and (self.user_generation, self.global_generation) == state.generations
+        )
+
+
+#: The record's columns that the request's SELECT reads, in :class:`RecordState`'s order.
+REQUEST_COLUMNS = (_R.c.id, _R.c.kind, _R.c.user_generation, _R.c.global_generation, _R.c.started_at,
+                   _R.c.last_active_at, _R.c.expires_at, _R.c.ended_at, _R.c.end_reason)
+
+
+def from_row(values: t.Sequence[t.Any]) -> RecordState | None:
+    """A :class:`RecordState` from :data:`REQUEST_COLUMNS` of a row, or None if no record joined."""
+    if values[0] is None:
+        return None
+    return RecordState(*values)
+
+
+def join_condition(user_model: t.Any, record_id: t.Any) -> t.Any:
+    """The join that finds a record only if it is this user's."""
+    return and_(_R.c.id == record_id, _R.c.user_id == user_model.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where and how a login happened, as recorded."""
+
+    auth_method: str
+    provider: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    device: str | None = None
+    sid_key: str | None = None
+
+
+def start(connection: Connection, user_id: int, kind: str, origin: Origin, state: EpochState, now: dt.datetime,
+          expires_at: dt.datetime) -> str:
+    """Insert the record of a new login; returns its id."""
+    record_id = new_id()
+    connection.execute(_R.insert().values(
+        id=record_id, user_id=user_id, kind=kind, auth_method=_clip("auth_method", origin.auth_method),
+        provider=_clip("provider", origin.provider), user_generation=state.user_generation,
+        global_generation=state.global_generation, started_at=now, last_active_at=now, expires_at=expires_at,
+        ip=origin.ip, user_agent=_clip("user_agent", origin.user_agent), device=_clip("device", origin.device),
+        sid_key=origin.sid_key,
+    ))
+    return record_id
+
+
+def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.datetime,
+        user_id: int | None = None) -> bool:
+    """End one record that is still open; with ``user_id``, only if it is that user's.
+
+    :returns: whether a record was ended.
+    """
+    conditions = [_R.c.id == record_id, _R.c.ended_at.is_(None)]
+    if user_id is not None:
+        conditions.append(_R.c.user_id == user_id)
+    values = {"ended_at": now, "end_reason": _clip("end_reason", reason), "ended_by": _clip("ended_by", by)}
+    return bool(connection.execute(update(_R).where(*conditions).values(values)).rowcount)
+
+
+def end_provider_session(connection: Connection, sid_key: str, reason: str, by: str,
+                         now: dt.datetime) -> list[tuple[str, int]]:
+    """End every open record that logged in under this OpenID provider session.
+
+    :returns: ``(record id, user id)`` of each record ended.
+    """
+    found = [(row[0], row[1]) for row in connection.execute(
+        select(_R.c.id, _R.c.user_id).where(_R.c.sid_key == sid_key, _R.c.ended_at.is_(None)))]
+    if found:
+        values = {"ended_at": now, "end_reason": _clip("end_reason", reason), "ended_by": _clip("ended_by", by)}
+        connection.execute(update(_R).where(_R.c.id.in_([record_id for record_id, _ in found]),
+                                            _R.c.ended_at.is_(None)).values(values))
+    return found
+
+
+def keep(connection: Connection, record_id: str, state: EpochState) -> None:
+    """Carry a record over a stamp its own user made (a password change, "sign out others")."""
+    connection.execute(update(_R).where(_R.c.id == record_id).values(
+        user_generation=state.user_generation, global_generation=state.global_generation))
+
+
+def touch(connection: Connection, record_id: str, now: dt.datetime, expires_at: dt.datetime | None) -> None:
+    """Write the last activity, and move the expiry forward (never back) if given."""
+    values: dict[str, t.Any] = {"last_active_at": now}
+    if expires_at is not None:
+        values["expires_at"] = case((_R.c.expires_at > expires_at, _R.c.expires_at), else_=expires_at)
+    connection.execute(update(_R).where(_R.c.id == record_id, _R.c.ended_at.is_(None)).values(values))
+
+
+def expire(connection: Connection, now: dt.datetime, batch: int) -> int:
+    """Mark at most ``batch`` open records that can no longer be presented as ended, reason ``expired``."""
+    ids = [row[0] for row in connection.execute(
+        select(_R.c.id).where(_R.c.ended_at.is_(None), _R.c.expires_at <= now).limit(batch))]
+    if ids:
+        connection.execute(update(_R).where(_R.c.id.in_(ids), _R.c.ended_at.is_(None)).values(
+            ended_at=_R.c.expires_at, end_reason="expired", ended_by="system"))
+    return len(ids)
+
+
+def prune(connection: Connection, cutoff: dt.datetime, batch: int) -> int:
+    """Delete at most ``batch`` records that ended (or expired) before ``cutoff``."""
+    ended = func.coalesce(_R.c.ended_at, _R.c.expires_at)
+    ids = [row[0] for row in connection.execute(select(_R.c.id).where(ended < cutoff).limit(batch))]
+    if ids:
+        connection.execute(delete(_R).where(_R.c.id.in_(ids)))
+    return len(ids)
