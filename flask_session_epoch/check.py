@@ -147,9 +147,10 @@ def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: 
     if login_at is not None and not login_at_is_sane(login_at):
         return STALE
     stamp = read_stamp(session.get(SESSION_KEY_EPOCH))
+    if SESSION_KEY_SID in session and (stamp is None or stamp.record_id is None):
+        return STALE  # only the registry can end a provider session's sessions now
     if stamp is None:
-        legacy_ok = not state.has_epoch and SESSION_KEY_SID not in session
-        return None if legacy_ok else STALE
+        return None if not state.has_epoch else STALE
     return stamp.refusal(user, state, now)
 
 

@@ -170,11 +170,11 @@ stage_body() {
             make_venv "${1#venv-}" -c "tests/constraints/${1#venv-}.txt" -e ".[test]" ;;
         venv-superset)
             make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools Authlib \
-                idpyoidc flask-caching pytest
+                idpyoidc flask-caching pytest ua-parser
             "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
         venv-airflow)
             make_venv airflow -c tests/constraints/airflow.txt apache-airflow==3.3.2 apache-airflow-providers-fab \
-                pytest requests time-machine
+                pytest requests time-machine ua-parser
             # Editable, so Airflow finds the package's apache_airflow_provider entry point (its CLI).
             "$venvs/airflow/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
         ruff)

@@ -22,9 +22,9 @@ from helpers import api_login, user_id
 from flask_session_epoch import migrate
 from flask_session_epoch.cli import cli
 from flask_session_epoch.migrations import ALEMBIC_INI, SCRIPT_LOCATION, VERSION_TABLE
-from flask_session_epoch.models import GlobalSessionEpoch, UserSessionEpoch
+from flask_session_epoch.models import GlobalSessionEpoch, SessionRecord, UserSessionEpoch
 
-OURS = ("ab_user_session_epoch", "ab_session_epoch_global")
+OURS = ("ab_user_session_epoch", "ab_session_epoch_global", "ab_session_epoch_session")
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 250000)
 
 
@@ -55,7 +55,8 @@ def schema_diff(engine: sa.engine.Engine) -> list[t.Any]:
 
     metadata = sa.MetaData()
     # ab_user comes along only so the foreign key resolves; the filter leaves it out.
-    for table in (Model.metadata.tables["ab_user"], UserSessionEpoch.__table__, GlobalSessionEpoch.__table__):
+    for table in (Model.metadata.tables["ab_user"], UserSessionEpoch.__table__, GlobalSessionEpoch.__table__,
+                  SessionRecord.__table__):
         table.to_metadata(metadata)
     with engine.connect() as conn:
         context = MigrationContext.configure(
@@ -270,6 +271,23 @@ def test_disabled_users_with_an_older_epoch_are_stamped(bare: Flask, engine: sa.
         sm.session.commit()
     assert ping(bare, token) == 401
     assert ping(bare, api_login(bare.test_client())["access_token"]) == 200
+
+
+@pytest.mark.all_databases
+def test_the_registry_revision_adds_its_table_and_drops_the_ended_sid_table(bare: Flask,
+                                                                           engine: sa.engine.Engine) -> None:
+    assert run(bare, "upgrade", "0003_repair_epochs").exit_code == 0
+    assert "ab_session_epoch_oidc_ended_sid" in tables(engine)
+    result = run(bare, "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "ab_session_epoch_session" in tables(engine)
+    assert "ab_session_epoch_oidc_ended_sid" not in tables(engine)
+    indexes = {index["name"] for index in sa.inspect(engine).get_indexes("ab_session_epoch_session")}
+    assert {"ix_ab_session_epoch_session_user_id_ended_at", "ix_ab_session_epoch_session_sid_key",
+            "ix_ab_session_epoch_session_ended_at", "ix_ab_session_epoch_session_expires_at"} <= indexes
+    assert run(bare, "downgrade", "0003_repair_epochs").exit_code == 0
+    assert "ab_session_epoch_oidc_ended_sid" in tables(engine)
+    assert "ab_session_epoch_session" not in tables(engine)
 
 
 def test_host_alembic_version_is_untouched(bare: Flask, engine: sa.engine.Engine) -> None:

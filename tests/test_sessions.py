@@ -340,6 +340,15 @@ def test_sessions_from_before_the_registry_are_governed_by_the_epoch(app: Flask,
     assert not is_logged_in(client)
 
 
+def test_a_provider_session_from_before_the_registry_signs_in_again(app: Flask, client: FlaskClient) -> None:
+    """Nothing could end it alone any more: it ends at its next request."""
+    login(client)
+    with client.session_transaction() as sess:
+        sess[fse.SESSION_KEY_EPOCH] = sess[fse.SESSION_KEY_EPOCH][:4]
+        sess["_session_epoch_sid"] = "0" * 64
+    assert not is_logged_in(client)
+
+
 def test_signals_for_sessions_that_start_and_end(app: Flask, client: FlaskClient) -> None:
     started: list[dict[str, t.Any]] = []
     ended: list[dict[str, t.Any]] = []

@@ -36,6 +36,8 @@ ADMIN = ("admin", "admin-demo")
 DEMO = ("demo", "demo-demo")
 ENDED = "Your session has ended. Please sign in again."
 LOGIN_URL = re.compile(r"/login/")
+# A row's button on *Your profile*; its name starts with the icon's glyph.
+SIGN_OUT_ONE = re.compile(r"Sign out$")
 
 # Runs before any script of every document in the page: keeps each text the SPA's
 # #status element shows in sessionStorage, which survives the reload to the login page.
@@ -97,6 +99,16 @@ def set_active(admin: Page, username: str, active: bool) -> None:
     admin.get_by_role("button", name="Save").click()
     expect(admin.get_by_text("Changed Row")).to_be_visible()
     expect(user_row(admin, username).get_by_role("cell", name=str(active), exact=True)).to_have_count(1)
+
+
+def open_profile(page: Page, full_name: str) -> Locator:
+    """*Your profile* (FAB's user info) through the user menu; returns its sessions table's rows."""
+    page.get_by_role("link", name=full_name).click()
+    page.get_by_role("link", name="Profile").click()
+    expect(page).to_have_url(re.compile(r"/users/userinfo/$"))
+    sessions = page.locator(".session-epoch-sessions")
+    expect(sessions.get_by_role("heading", name="Where you're signed in")).to_be_visible()
+    return sessions.locator("table tbody tr")
 
 
 def test_disabled_user_session_ends_and_stays_ended(open_page: t.Callable[[str], Page],
@@ -266,3 +278,54 @@ def test_idle_tab_that_checks_learns_its_session_ended(
     expect(user.get_by_text(ENDED)).to_be_visible()
     screenshot(user, "idle-tab-sent-to-login")
     assert checks and checks[-1] == 401
+
+
+def test_sign_out_one_other_session_from_profile(open_page: t.Callable[[str], Page],
+                                                  screenshot: Screenshots) -> None:
+    first, second = open_page("first"), open_page("second")
+    sign_in(first, *DEMO)
+    sign_in(second, *DEMO)
+    expect_signed_in_as(first, "demo")
+    expect_signed_in_as(second, "demo")
+
+    # The second browser's own record: the row its profile marks as this session.
+    rows = open_profile(second, "Dee Demo")
+    expect(rows).to_have_count(2)
+    second_row = rows.filter(has_text="this session")
+    expect(second_row).to_have_count(1)
+    second_id = second_row.get_attribute("data-session")
+    assert second_id
+
+    rows = open_profile(first, "Dee Demo")
+    expect(rows).to_have_count(2)
+    this_row = rows.filter(has_text="this session")
+    expect(this_row).to_have_count(1)
+    expect(this_row.get_by_role("button", name=SIGN_OUT_ONE)).to_have_count(0)
+    this_id = this_row.get_attribute("data-session")
+    assert this_id and this_id != second_id
+    other_row = rows.filter(has_not_text="this session")
+    expect(other_row).to_have_count(1)
+    expect(other_row).to_have_attribute("data-session", second_id)
+    for cell in other_row.locator("td").all()[:2]:  # the device and the IP address are shown
+        expect(cell).not_to_have_text("")
+    expect(other_row.locator("form")).to_have_attribute("action", f"/sessionepoch/sessions/{second_id}/end/")
+    expect(first.get_by_role("button", name="Sign out all other sessions")).to_be_visible()
+    screenshot(first, "profile-two-sessions")
+
+    other_row.get_by_role("button", name=SIGN_OUT_ONE).click()
+    expect(first).to_have_url(re.compile(r"/users/userinfo/$"))
+    expect(first.get_by_text("That session has ended.")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(rows).to_have_attribute("data-session", this_id)
+    expect(rows.first).to_contain_text("this session")
+    screenshot(first, "profile-one-session-left")
+
+    expect_session_ended(second)
+    screenshot(second, "second-sent-to-login")
+
+    # The browser that asked is still signed in, and its list still shows only itself.
+    expect_signed_in_as(first, "demo")
+    rows = open_profile(first, "Dee Demo")
+    expect(rows).to_have_count(1)
+    expect(rows).to_have_attribute("data-session", this_id)
+    screenshot(first, "first-still-signed-in")

@@ -183,11 +183,11 @@ def test_jwt_refused_after_invalidate_sessions(app: Flask, client: FlaskClient, 
 
 def test_disabling_user_stamps_epoch(app: Flask, make_user: MakeUser) -> None:
     user = make_user()
-    assert epoch_rows(app, user.id) == []
+    assert epoch_rows(app, user.id) == [(1, "created")]  # every new user has an epoch from the start
 
     set_active(app, user.id, False)
 
-    assert epoch_rows(app, user.id) == [(1, "disable")]
+    assert epoch_rows(app, user.id) == [(2, "disable")]
 
 
 def test_editing_active_user_stamps_nothing(app: Flask, make_user: MakeUser) -> None:
@@ -197,7 +197,7 @@ def test_editing_active_user_stamps_nothing(app: Flask, make_user: MakeUser) -> 
         db.session.commit()
     set_active(app, user.id, True)  # already active: not a True -> False change
 
-    assert epoch_rows(app, user.id) == []
+    assert epoch_rows(app, user.id) == [(1, "created")]
 
 
 def test_disabled_user_is_refused(app: Flask, client: FlaskClient, make_user: MakeUser) -> None:

@@ -25,8 +25,8 @@ OURS = (
     "ab_user_session_epoch",
     "ab_session_epoch_global",
     "ab_session_epoch_oidc_subject",
-    "ab_session_epoch_oidc_ended_sid",
     "ab_session_epoch_oidc_jti",
+    "ab_session_epoch_session",
 )
 
 
