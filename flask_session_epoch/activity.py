@@ -56,7 +56,7 @@ def after_request(response: Response) -> Response:
     touched = request_state.current().touched
     prune_due = _prune_due(app)
     if touched or prune_due:
-        engine = db_session(app.appbuilder.sm).get_bind()  # type: ignore[attr-defined]
+        engine = t.cast("Engine", db_session(app.appbuilder.sm).get_bind())
         settings = _PruneSettings.of(app) if prune_due else None
         response.call_on_close(functools.partial(_write, engine, dict(touched), settings))
     return response

@@ -20,6 +20,7 @@ from sqlalchemy.orm import foreign, relationship
 
 from . import request_state, sessions
 from .models import SessionRecord
+from .revoke import db_session, security_manager
 from .views import csrf_ok, format_utc, redirect_after_own_stamp, safe_back
 
 #: FAB permission name of the *Sessions* list and of ending anyone's session from a user's page.
@@ -28,7 +29,7 @@ SESSIONS_PERMISSION_VIEW = "SessionRecordView"
 _PERMISSIONS = ["can_list", "can_show", "can_endsession"]
 
 
-def status_of(record: SessionRecord) -> str:
+def status_of(record: t.Any) -> str:
     """A record's state as the lists show it: "active", or why and when it ended.
 
     The first call in a request reads the epochs of the users of every record the page
@@ -36,7 +37,7 @@ def status_of(record: SessionRecord) -> str:
     """
     known = request_state.current().record_status
     if record.id not in known:
-        db = sessions.db_session(sessions.security_manager())
+        db = db_session(security_manager())
         loaded = [obj for obj in db.identity_map.values() if isinstance(obj, SessionRecord)]
         known.update(sessions.statuses([*loaded, record]))
     ended_at, reason = known[record.id]
@@ -53,11 +54,16 @@ def sessions_of(user_id: int, state: str | None = None, limit: int = 50) -> list
 
 def install(user_model: t.Any) -> None:
     """Give :class:`~.models.SessionRecord` its ``user`` (the host's user model), once."""
-    mapper = SessionRecord.__mapper__
+    mapper: t.Any = SessionRecord.__mapper__
     if "user" not in mapper.attrs:
-        mapper.add_property("user", relationship(
-            user_model, primaryjoin=foreign(SessionRecord.user_id) == user_model.id, viewonly=True, lazy="joined"))
-        SessionRecord.session_status = property(status_of)  # type: ignore[attr-defined]
+        setattr(SessionRecord, "session_status", property(status_of))  # noqa: B010 - not a declared attribute
+        mapper.add_property("user", _user_relationship(user_model))
+
+
+def _user_relationship(user_model: t.Any) -> t.Any:
+    record_table: t.Any = SessionRecord.__table__
+    join = foreign(record_table.c.user_id) == user_model.id
+    return relationship(user_model, primaryjoin=join, viewonly=True, lazy="joined")
 
 
 def sessions_view() -> type[ModelView]:

@@ -127,7 +127,7 @@ def _info(row: t.Any, now: dt.datetime, current_id: str | None) -> SessionInfo:
                        ended_at, reason, by, current=record_id == current_id)
 
 
-def statuses(records: t.Sequence[SessionRecord]) -> dict[str, tuple[dt.datetime | None, str | None]]:
+def statuses(records: t.Sequence[t.Any]) -> dict[str, tuple[dt.datetime | None, str | None]]:
     """``(ended at, reason)`` of each record (Nones while it holds), reading their users' epochs at once."""
     db = db_session(security_manager())
     user_ids = sorted({record.user_id for record in records})

@@ -96,12 +96,6 @@ STATE_COLUMNS = (
 )
 
 
-def with_epochs(stmt: t.Any, user_model: t.Any, user_id: t.Any) -> t.Any:
-    """``stmt`` over the user table joined to their epoch row, for the user with ``user_id``."""
-    joined: t.Any = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
-    return stmt.select_from(joined).where(user_model.id == user_id)
-
-
 def state_from_row(row: t.Sequence[t.Any], record_id: str | None = None) -> EpochState:
     """Build an :class:`EpochState` from the last columns of a row: the record's (when
     ``record_id`` was looked up), then the four epoch columns."""
@@ -113,12 +107,12 @@ def state_from_row(row: t.Sequence[t.Any], record_id: str | None = None) -> Epoc
     return EpochState(int(user_gen or 0), user_at, int(global_gen or 0), global_at, record_id, record)
 
 
-def _state_columns(record_id: str | None) -> tuple[t.Any, ...]:
+def state_columns(record_id: t.Any | None) -> tuple[t.Any, ...]:
     """The columns :func:`state_from_row` reads: the record's if one is looked up, then the epochs."""
     return (*registry.REQUEST_COLUMNS, *STATE_COLUMNS) if record_id is not None else STATE_COLUMNS
 
 
-def _select_with_epochs(columns: t.Sequence[t.Any], user_model: t.Any, user_id: t.Any,
+def select_with_epochs(columns: t.Sequence[t.Any], user_model: t.Any, user_id: t.Any,
                         record_id: t.Any | None) -> t.Any:
     """``SELECT columns`` over the user, their epoch row and (when asked) the record, for one user."""
     joined: t.Any = inspect(user_model).local_table.outerjoin(_U, _U.c.user_id == user_model.id)
@@ -143,8 +137,8 @@ def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
     cache_key = (user_model, record_id is not None)
     stmt = _USER_WITH_STATE.get(cache_key)
     if stmt is None:
-        stmt = _USER_WITH_STATE[cache_key] = _select_with_epochs(
-            (user_model, *_state_columns(record_id)), user_model, bindparam("session_epoch_user_id"),
+        stmt = _USER_WITH_STATE[cache_key] = select_with_epochs(
+            (user_model, *state_columns(record_id)), user_model, bindparam("session_epoch_user_id"),
             bindparam("session_epoch_record_id") if record_id is not None else None,
         )
     params: dict[str, t.Any] = {"session_epoch_user_id": user_id}
@@ -158,7 +152,7 @@ def load_user_with_state(session: Session, user_model: t.Any, user_id: int,
 
 def load_state(session: Session, user_model: t.Any, user_id: int, record_id: str | None = None) -> EpochState:
     """Read one user's epochs (and a record of theirs) without loading the user."""
-    stmt = _select_with_epochs(_state_columns(record_id), user_model, user_id, record_id)
+    stmt = select_with_epochs(state_columns(record_id), user_model, user_id, record_id)
     row = session.execute(stmt).first()
     return NO_EPOCH if row is None else state_from_row(row, record_id)
 

@@ -119,6 +119,9 @@ def test_endpoints_are_in_the_openapi_spec(app: Flask) -> None:
     paths = spec["paths"]
     assert f"{BASE}/revoke/{{user_id}}" in paths
     assert f"{BASE}/revoke_all" in paths and f"{BASE}/status/{{user_id}}" in paths
+    assert {"get"} <= set(paths[f"{BASE}/me/sessions"]) and {"get"} <= set(paths[f"{BASE}/sessions"])
+    assert "delete" in paths[f"{BASE}/me/sessions/{{record_id}}"]
+    assert "delete" in paths[f"{BASE}/sessions/{{record_id}}"]
 
 
 def test_fetch_helper_is_served(app: Flask) -> None:

@@ -10,12 +10,13 @@ from airflow.exceptions import AirflowConfigException
 from airflow.models.revoked_token import RevokedToken
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from airflow.utils.session import create_session
-from flask import current_app
+from flask import current_app, has_request_context, session
 from jwt import InvalidTokenError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import config, signals
+from .. import check, config, signals
 from ..identity import parse_user_id
+from ..session_keys import SESSION_KEY_EPOCH
 from . import tokens
 from .security_manager import SessionEpochAirflowSecurityManager
 
@@ -24,6 +25,14 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
 log = logging.getLogger("flask_session_epoch")
+
+
+def _browser_record(user: t.Any) -> str | None:
+    """The session record of the signed-in browser this request comes from, if it is ``user``'s."""
+    if not has_request_context():
+        return None
+    stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+    return stamp.record_id if stamp is not None and stamp.user_id == getattr(user, "id", None) else None
 
 
 class SessionEpochFabAuthManager(FabAuthManager):
@@ -57,12 +66,18 @@ class SessionEpochFabAuthManager(FabAuthManager):
         return t.cast("Flask", app if app is not None else current_app._get_current_object())  # type: ignore[attr-defined]
 
     def serialize_user(self, user: t.Any) -> dict[str, t.Any]:
-        """The token's claims: the provider's ``sub``, and the generations the token is minted under."""
+        """The token's claims: the provider's ``sub``, and the generations the token is minted under.
+
+        The UI's ``_token``, handed out by a FAB page of a signed-in browser, belongs to
+        that browser's session record: ending the session (logout, *Sign out*) ends it.
+        """
         claims = super().serialize_user(user)
         user_model = self.security_manager.user_model
+        record_id = _browser_record(user)
         try:
             with create_session() as session:
-                claims[config.get("JWT_CLAIM", self._settings_app())] = tokens.claim_for(session, user_model, user)
+                claim = tokens.claim_for(session, user_model, user, record_id)
+                claims[config.get("JWT_CLAIM", self._settings_app())] = claim
         except SQLAlchemyError:
             # Without the claim the token is judged by its iat, like one minted before install.
             log.error("Could not read the session epoch of user %s for a new token", user.id, exc_info=True)
@@ -96,7 +111,8 @@ class SessionEpochFabAuthManager(FabAuthManager):
                 cleanup = getattr(RevokedToken, "_maybe_cleanup_expired", None)
                 if cleanup is not None:  # Airflow's own lookup prunes expired revocations
                     cleanup(session)
-                subject = tokens.read_subject(session, self.security_manager.user_model, user_id, jti)
+                record_id = check.token_record_id(payload, config.get("JWT_CLAIM", app))
+                subject = tokens.read_subject(session, self.security_manager.user_model, user_id, jti, record_id)
         except SQLAlchemyError:
             fail_closed = bool(config.get("FAIL_CLOSED", app))
             log.error("Session epoch check of a token of user %s failed; %s", user_id,

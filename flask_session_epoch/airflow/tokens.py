@@ -24,7 +24,7 @@ if t.TYPE_CHECKING:
 
 _REVOKED = RevokedToken.__table__
 # Built once per user model and kind of token (with or without a jti).
-_STATEMENTS: dict[tuple[t.Any, bool], t.Any] = {}
+_STATEMENTS: dict[tuple[t.Any, bool, bool], t.Any] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,45 +44,50 @@ class TokenSubject:
 _USER_COLUMNS = ("id", "username", "created_on", "active")
 
 
-def _statement(user_model: t.Any, with_jti: bool) -> t.Any:
-    key = (user_model, with_jti)
+def _statement(user_model: t.Any, with_jti: bool, with_record: bool) -> t.Any:
+    key = (user_model, with_jti, with_record)
     if key not in _STATEMENTS:
         revoked = (
             select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("session_epoch_jti")).exists()
             if with_jti
             else false()
         )
+        record: t.Any = bindparam("session_epoch_record_id") if with_record else None
         columns = [getattr(user_model, name) for name in _USER_COLUMNS]
-        _STATEMENTS[key] = store.with_epochs(
-            select(*columns, revoked, *store.STATE_COLUMNS), user_model, bindparam("session_epoch_user_id")
+        _STATEMENTS[key] = store.select_with_epochs(
+            (*columns, revoked, *store.state_columns(record)), user_model, bindparam("session_epoch_user_id"),
+            record,
         )
     return _STATEMENTS[key]
 
 
-def read_subject(session: Session, user_model: t.Any, user_id: int, jti: str | None) -> TokenSubject:
-    """The token's user and epochs, and whether its ``jti`` was revoked, in one statement."""
+def read_subject(session: Session, user_model: t.Any, user_id: int, jti: str | None,
+                 record_id: str | None) -> TokenSubject:
+    """The token's user, epochs and session record, and whether its ``jti`` was revoked, in one statement."""
     params: dict[str, t.Any] = {"session_epoch_user_id": user_id}
     if jti is not None:
         params["session_epoch_jti"] = jti
-    row = session.execute(_statement(user_model, jti is not None), params).first()
+    if record_id is not None:
+        params["session_epoch_record_id"] = record_id
+    row = session.execute(_statement(user_model, jti is not None, record_id is not None), params).first()
     if row is None:
         return TokenSubject(None, store.NO_EPOCH, False)
     values = dict(zip(_USER_COLUMNS, row, strict=False))
     user = types.SimpleNamespace(**values, is_active=bool(values["active"]))
-    return TokenSubject(user, store.state_from_row(row), bool(row[len(_USER_COLUMNS)]))
+    return TokenSubject(user, store.state_from_row(row, record_id), bool(row[len(_USER_COLUMNS)]))
 
 
 def refusal(claims: t.Mapping[str, t.Any], subject: TokenSubject, claim_name: str) -> str | None:
-    """Why a token must be refused, or None: revoked, its user gone or disabled, or stale."""
+    """Why a token must be refused, or None: revoked, its user gone or disabled, stale or its session ended."""
     if subject.revoked:
         return "Token has been revoked"
     if subject.user is None or not subject.user.is_active:
         return "The token's user does not exist or is disabled"
-    if not check.token_is_current(claims, subject.user, subject.state, claim_name):
-        return "The token was issued before the user's sessions ended"
+    if check.token_refusal(claims, subject.user, subject.state, claim_name, store.utcnow()) is not None:
+        return "The token was issued before the user's sessions ended, or its session ended"
     return None
 
 
-def claim_for(session: Session, user_model: t.Any, user: t.Any) -> list[t.Any]:
-    """Our claim for a token being minted for ``user`` now."""
-    return check.token_claim(user, store.load_state(session, user_model, user.id))
+def claim_for(session: Session, user_model: t.Any, user: t.Any, record_id: str | None) -> list[t.Any]:
+    """Our claim for a token being minted for ``user`` now, under the session record ``record_id``."""
+    return check.token_claim(user, store.load_state(session, user_model, user.id), record_id)
