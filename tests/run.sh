@@ -23,7 +23,8 @@
 #                       workers (each with its own PostgreSQL and MariaDB database); on
 #                       Flask-AppBuilder 5.0 the all_databases tests run on SQLite only
 #   pytest-deployment   tests/e2e and tests/soak (browser, gunicorn workers under load), alone
-#   pytest-superset, pytest-airflow
+#   pytest-hosts        inside a real Superset and a real Airflow, side by side (output in
+#                       artifacts/pytest-superset.log and artifacts/pytest-airflow.log)
 #
 # A failing ruff, mypy, wheel or pytest stage makes the exit status non-zero and the run
 # goes on; a failing set-up stage (venv-*, browser, servers) ends the run, and so does
@@ -69,12 +70,16 @@ other_venvs=(sqlalchemy14 fab50)
 [ $airflow = 0 ] || other_venvs+=(airflow)
 stages=(venv-sqlalchemy2 ruff mypy wheel venvs browser servers pytest-sqlalchemy2 pytest-deployment
     pytest-sqlalchemy14 pytest-fab50)
-[ $superset = 0 ] || stages+=(pytest-superset)
-[ $airflow = 0 ] || stages+=(pytest-airflow)
+# Superset's and Airflow's tests mostly wait on their own processes: they run side by side.
+hosts=()
+[ $superset = 0 ] || hosts+=(superset)
+[ $airflow = 0 ] || hosts+=(airflow)
+[ ${#hosts[@]} = 0 ] || stages+=(pytest-hosts)
 
 stage_title() {
     case $1 in
         venvs) echo "install the ${other_venvs[*]} environments, side by side" ;;
+        pytest-hosts) echo "pytest inside ${hosts[*]}, side by side" ;;
         venv-*) echo "install the ${1#venv-} environment" ;;
         ruff) echo "ruff (lint)" ;;
         mypy) echo "mypy (types of the package and its migrations)" ;;
@@ -88,6 +93,28 @@ stage_title() {
 
 # A failed set-up stage ends the run: what follows needs it.
 setup_stage() { case $1 in venv* | browser | servers) return 0 ;; *) return 1 ;; esac; }
+
+# run_hosts: pytest inside each real host (Superset, Airflow) at once; each one's output goes to
+# artifacts/pytest-NAME.log, and its summary line (or the end of a failure) is printed here.
+run_hosts() {
+    local name failed=0
+    local -A jobs=()
+    for name in "${hosts[@]}"; do
+        (set -e; stage_body "pytest-$name") >"$root/artifacts/pytest-$name.log" 2>&1 &
+        jobs[$name]=$!
+    done
+    for name in "${!jobs[@]}"; do
+        if wait "${jobs[$name]}"; then
+            echo "  $name: $(grep -E '(passed|failed)' "$root/artifacts/pytest-$name.log" | tail -n 1)"
+        else
+            echo "  $name: FAILED; the end of artifacts/pytest-$name.log:"
+            grep -E '^(FAILED|ERROR)' "$root/artifacts/pytest-$name.log" | sed 's/^/    /'
+            tail -n 40 "$root/artifacts/pytest-$name.log" | sed 's/^/    /'
+            failed=1
+        fi
+    done
+    return $failed
+}
 
 # install_venvs: the venv-NAME stages of other_venvs at once, each logging to artifacts/venvs/.
 install_venvs() {
@@ -200,6 +227,7 @@ stage_body() {
         # not in the database.
         pytest-fab50)
             SESSION_EPOCH_TEST_DATABASES=sqlite run_pytest fab50 tests "${suite_args[@]}" "${pytest_args[@]}" ;;
+        pytest-hosts) mkdir -p "$root/artifacts"; run_hosts ;;
         pytest-superset) run_pytest superset tests/superset "${pytest_args[@]}" ;;
         pytest-airflow) run_pytest airflow tests/airflow3 "${pytest_args[@]}" ;;
         *) echo "no stage $1" >&2; return 2 ;;
@@ -287,7 +315,11 @@ for i in "${!plan[@]}"; do
     set -e
     heartbeat_stop
     took[i]=$(($(now_ms) - started))
-    [[ $id != pytest-* ]] || [ ! -f "$junit/${id#pytest-}.xml" ] || reports+=("$junit/${id#pytest-}.xml")
+    if [ "$id" = pytest-hosts ]; then
+        for host in "${hosts[@]}"; do [ ! -f "$junit/$host.xml" ] || reports+=("$junit/$host.xml"); done
+    else
+        [[ $id != pytest-* ]] || [ ! -f "$junit/${id#pytest-}.xml" ] || reports+=("$junit/${id#pytest-}.xml")
+    fi
     # Ctrl-C reached the stage's programs too, whatever status they ended with.
     if [ $interrupted = 1 ]; then
         results[i]=interrupted
