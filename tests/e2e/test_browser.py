@@ -1,8 +1,9 @@
-"""What a signed-in user sees in a real browser when an admin ends their sessions.
+"""What a signed-in user sees in a real browser when an admin, or they, end their sessions.
 
-Two browser contexts (two users with their own cookies) against the example app under
-gunicorn with two workers: the admin works through FAB's own pages, with the CSRF
-tokens they carry; the user watches ``/demo/`` or the single-page-app stand-in ``/spa/``.
+Two browser contexts (two users, or one user twice, with their own cookies) against the
+example app under gunicorn with two workers: the admin works through FAB's own pages, with
+the CSRF tokens they carry; the user watches ``/demo/`` or the single-page-app stand-in
+``/spa/``, or ends one of their sessions from *Your profile* (FAB's user info page).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ ENDED = "Your session has ended. Please sign in again."
 LOGIN_URL = re.compile(r"/login/")
 # A row's button on *Your profile*; its name starts with the icon's glyph.
 SIGN_OUT_ONE = re.compile(r"Sign out$")
+UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 
 # Runs before any script of every document in the page: keeps each text the SPA's
 # #status element shows in sessionStorage, which survives the reload to the login page.
@@ -282,6 +284,7 @@ def test_idle_tab_that_checks_learns_its_session_ended(
 
 def test_sign_out_one_other_session_from_profile(open_page: t.Callable[[str], Page],
                                                   screenshot: Screenshots) -> None:
+    """One user in two browsers: the first ends the second's session from *Your profile*."""
     first, second = open_page("first"), open_page("second")
     sign_in(first, *DEMO)
     sign_in(second, *DEMO)
@@ -306,8 +309,11 @@ def test_sign_out_one_other_session_from_profile(open_page: t.Callable[[str], Pa
     other_row = rows.filter(has_not_text="this session")
     expect(other_row).to_have_count(1)
     expect(other_row).to_have_attribute("data-session", second_id)
-    for cell in other_row.locator("td").all()[:2]:  # the device and the IP address are shown
-        expect(cell).not_to_have_text("")
+    cells = other_row.locator("td")  # device, IP address, via, started, last active, the button
+    expect(cells.nth(0)).to_contain_text("Chrome")
+    expect(cells.nth(1)).to_have_text("127.0.0.1")
+    for started_or_last_active in (cells.nth(3), cells.nth(4)):
+        expect(started_or_last_active).to_have_text(UTC_TIME)
     expect(other_row.locator("form")).to_have_attribute("action", f"/sessionepoch/sessions/{second_id}/end/")
     expect(first.get_by_role("button", name="Sign out all other sessions")).to_be_visible()
     screenshot(first, "profile-two-sessions")
