@@ -189,7 +189,7 @@ def test_sign_out_other_sessions_keeps_this_browser(api_server: ApiServer, make_
     here, there = sign_in(api_server, me), sign_in(api_server, me)
     old_there = browser_token(there)
     profile = page(api_server, here.browser)
-    assert b"Sign out of all other sessions" in profile.content
+    assert b"Sign out all other sessions" in profile.content and b"Where you're signed in" in profile.content
     done = here.browser.post(f"{api_server.url}/auth/sessionepoch/sign-out-others/",
                              data={"csrf_token": csrf_token(profile.text)}, allow_redirects=False, timeout=30)
     assert done.status_code == 302
@@ -203,8 +203,9 @@ def test_tokens_carry_the_generations(api_server: ApiServer, make_user: t.Callab
     import jwt
 
     claims = jwt.decode(token(api_server, make_user().username, "user-pass-1"), options={"verify_signature": False})
-    generations_and_key = claims["sep"]
-    assert len(generations_and_key) == 3 and generations_and_key[:2] == [1, 0]  # stamped at creation
+    generations, key, record = claims["sep"][:2], claims["sep"][2], claims["sep"][3]
+    assert generations == [1, 0] and len(key) == 16  # stamped at creation
+    assert record is None  # an API client's token: no browser session to belong to
 
 
 def test_a_junk_token_is_refused_not_500(api_server: ApiServer) -> None:
@@ -295,8 +296,9 @@ def test_the_check_adds_no_statement(airflow_home: t.Any) -> None:
     print(f"\n[airflow statements] plain FAB auth manager {plain}, with flask-session-epoch {ours}")
     assert ours["api_jwt"] == plain["api_jwt"]
     assert ours["auth_page_cookie"] == plain["auth_page_cookie"]
-    # The profile page shows when the user's sessions last ended: that one field is one SELECT.
-    assert ours["profile_page_cookie"] == plain["profile_page_cookie"] + 1
+    # The profile page also shows when the user's sessions last ended (one SELECT) and where
+    # they are signed in (the list and its count: two).
+    assert ours["profile_page_cookie"] == plain["profile_page_cookie"] + 3
 
 
 def test_session_max_lifetime_still_works_beside_the_epoch(airflow_home: t.Any) -> None:
