@@ -14,22 +14,13 @@ import math
 import time
 import typing as t
 
-from flask import current_app, flash, json, redirect, request, url_for
-from flask import session as flask_session
-from flask_babel import gettext
-
-from . import config, request_state, session_keys
 from .identity import parse_user_id, user_key
-from .session_keys import SESSION_KEY_ENDED, SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
+from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
 
 if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
-    from werkzeug.wrappers import Response
 
     from .store import EpochState
-
-#: Header set on a response whose session or token was ended by an epoch.
-ENDED_HEADER = "X-Session-Ended"
 
 #: Why credentials end: older than the epoch (or not this user's), their record ended, or expired.
 STALE = "stale"
@@ -206,108 +197,3 @@ def stamp_session(session: SessionMixin, stamp: Stamp, login_at: float | None = 
     """Record a fresh login: its time and its stamp."""
     session[SESSION_KEY_LOGIN_AT] = time.time() if login_at is None else login_at
     session[SESSION_KEY_EPOCH] = stamp.as_session_value()
-
-
-def is_api_request() -> bool:
-    return request.path.startswith(tuple(config.get("API_PATH_PREFIXES")))
-
-
-def is_exempt_request() -> bool:
-    endpoint = request.endpoint or ""
-    exempt = config.get("EXEMPT_ENDPOINTS")
-    # Blueprint endpoints match by their last part too: Superset's is "health.health".
-    return endpoint in exempt or endpoint.rsplit(".", 1)[-1] in exempt
-
-
-def end_session(session: SessionMixin) -> None:
-    """Forget the logged-in user, their login's keys and their remember-me cookie.
-
-    Runs inside the user loader, where ``logout_user()`` would re-enter the loader.
-    """
-    session_keys.forget(session)
-    # Flask-Login deletes the remember-me cookie when it sees this.
-    session["_remember"] = "clear"
-
-
-def mark_ended(via: str, reason: str = STALE) -> None:
-    """Note in the request's state that its credentials were ended, for :func:`shape_response`.
-
-    Pages get the flash at once, so a login page rendered by this very request shows it.
-    """
-    state = request_state.current()
-    if state.ended_via is not None:
-        return
-    state.ended_via, state.ended_reason = via, reason
-    if via in ("session", "remember") and is_api_request():
-        # The page that reloads after this 401 should say why, not "Access is Denied".
-        flask_session[SESSION_KEY_ENDED] = True
-    elif via in ("session", "remember"):
-        category, message = _ended_flash()
-        if all(tuple(item) != (category, message) for item in flask_session.get("_flashes", [])):
-            flash(message, category)
-        state.flashes = list(flask_session.get("_flashes", []))
-
-
-def carry_ended_over() -> None:
-    """``before_request``: the first page after an API call ended the session says so."""
-    if SESSION_KEY_ENDED in flask_session and not is_api_request() and not is_exempt_request():
-        flask_session.pop(SESSION_KEY_ENDED)
-        if "_user_id" not in flask_session:
-            mark_ended("session")
-
-
-def forget_ended() -> None:
-    """Clear the mark and our queued message: the user has just logged in again.
-
-    Superset's login page never shows flashes, so without this they would pile up.
-    """
-    flask_session.pop(SESSION_KEY_ENDED, None)
-    state = request_state.current()
-    state.ended_via = state.flashes = None
-    queued = flask_session.get("_flashes")
-    if queued:
-        ours = _ended_flash()
-        kept = [item for item in queued if tuple(item) != ours]
-        if len(kept) != len(queued):
-            flask_session["_flashes"] = kept
-
-
-def shape_response(response: Response) -> Response:
-    """After a request whose session ended: 401 for API calls, a login redirect for pages."""
-    state = request_state.current()
-    via = state.ended_via
-    if via is None:
-        return response
-    if is_api_request() or via in ("jwt", "api-key"):
-        if response.status_code != 401:
-            return response  # served anyway: a public endpoint, or other valid credentials
-        # One body for every ended credential, so a client can tell it from other 401s.
-        response = current_app.response_class(
-            json.dumps({"message": _ended_flash()[1], "session_ended": True}),
-            status=401,
-            mimetype="application/json",
-        )
-        response.headers[ENDED_HEADER] = "1"
-        return response
-    login_endpoint = _login_endpoint()
-    if login_endpoint is None or request.endpoint == login_endpoint:
-        response.headers[ENDED_HEADER] = "1"
-        return response
-    # Messages the now-anonymous view added (FAB's "Access is Denied") would only confuse.
-    if state.flashes is not None:
-        flask_session["_flashes"] = state.flashes
-    # With the script root: an app mounted under a prefix (Airflow's /auth) comes back to it.
-    target = request.script_root + request.full_path.rstrip("?") if request.method == "GET" else None
-    new = redirect(url_for(login_endpoint, next=target))
-    new.headers[ENDED_HEADER] = "1"
-    return new
-
-
-def _login_endpoint() -> str | None:
-    auth_view = getattr(current_app.appbuilder.sm, "auth_view", None)  # type: ignore[attr-defined]
-    return None if auth_view is None else f"{auth_view.endpoint}.login"
-
-
-def _ended_flash() -> tuple[str, str]:
-    """``(category, message)`` of our flash, translated for this request."""
-    return config.get("FLASH_CATEGORY"), str(gettext(config.get("FLASH_MESSAGE")))

@@ -15,7 +15,7 @@ import typing as t
 from flask import current_app, g, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import activity, check, config, remember, request_state, signals, store
+from . import activity, check, config, remember, request_state, responses, signals, store
 from .identity import parse_user_id
 from .remember import Remembered
 from .revoke import db_session
@@ -128,9 +128,9 @@ class UserJudge:
             if reason is None:
                 activity.note(states().get(user.id), store.utcnow())
                 return user
-        if reason is not None and not check.is_exempt_request():
+        if reason is not None and not responses.is_exempt_request():
             if via in ("session", "remember"):
-                check.end_session(session)
+                responses.end_session(session)
             self._session_epoch_refuse(user.id, via, reason)
         return None
 
@@ -138,7 +138,7 @@ class UserJudge:
         log.info("Refused the %s of user %s at %s: %s", via, user_id, request.path, reason)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         signals.session_rejected.send(app, user_id=user_id, via=via, reason=reason)
-        check.mark_ended(via, reason)
+        responses.mark_ended(via, reason)
 
     def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:
         """Flask-Login's user loader for the session: the user, unless it is not their current login."""
@@ -185,6 +185,6 @@ class UserJudge:
         if user is None:
             return None
         # A valid token wins over a stale cookie sent along with it.
-        check.forget_ended()
+        responses.forget_ended()
         g.user = user
         return user

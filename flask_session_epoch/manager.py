@@ -23,6 +23,7 @@ from . import (
     proxy,
     remember,
     request_state,
+    responses,
     session_keys,
     session_views,
     sessions,
@@ -60,8 +61,8 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.extensions[listeners.TABLES_READY] = store.tables_exist(db_session(sm))
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     user_logged_out.connect(_forget_on_logout, app, weak=False)
-    app.before_request(check.carry_ended_over)
-    app.after_request(check.shape_response)
+    app.before_request(responses.carry_ended_over)
+    app.after_request(responses.shape_response)
     app.after_request(_keep_session_after_own_password_change)
     app.after_request(activity.after_request)
     if config.get("PROXY_HEADER", app):
@@ -231,7 +232,7 @@ class SessionEpochMixin(UserJudge):
             check.stamp_session(session, check.stamp_for(user, state, record_id))
         states()[user.id] = state
         oidc.record_login(self, user, provider_login)
-        check.forget_ended()
+        responses.forget_ended()
 
     def _session_epoch_claim(self, identity: t.Any) -> list[t.Any] | None:
         """Our claim for a JWT being minted for ``identity``, or None if the epochs cannot be read.

@@ -17,7 +17,7 @@ from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config, request_state, session_keys, tokens
+from . import config, request_state, responses, session_keys, tokens
 from .identity import find_users, fold, username_is_case_insensitive
 from .revoke import db_session
 from .session_keys import SESSION_KEY_PROXY
@@ -99,7 +99,7 @@ def _register(sm: t.Any, asserted: str) -> t.Any:
 def follow_proxy_identity() -> None:
     """``before_request``: make the session's user the one the trusted proxy asserts."""
     endpoint = request.endpoint
-    if check.is_exempt_request() or endpoint in ALWAYS_EXEMPT or endpoint in config.get("PROXY_EXEMPT_ENDPOINTS"):
+    if responses.is_exempt_request() or endpoint in ALWAYS_EXEMPT or endpoint in config.get("PROXY_EXEMPT_ENDPOINTS"):
         return
     asserted = _asserted_identity()
     if asserted is None:

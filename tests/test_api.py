@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from helpers import api_login, bearer, is_logged_in, login, user_id
 
-from flask_session_epoch.check import ENDED_HEADER
+from flask_session_epoch.responses import ENDED_HEADER
 
 BASE = "/api/v1/session_epoch"
 

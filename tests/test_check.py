@@ -15,7 +15,7 @@ from flask_login import login_user
 from helpers import is_logged_in, login, user_id
 
 import flask_session_epoch as fse
-from flask_session_epoch import check
+from flask_session_epoch import check, responses
 
 
 def revoke(app: Flask, username: str = ALICE[0]) -> None:
@@ -106,7 +106,7 @@ def test_revoked_session_redirects_to_login_with_flash(app: Flask, client: Flask
     response = client.get("/protected/?tab=1")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login/?next=")
-    assert response.headers[check.ENDED_HEADER] == "1"
+    assert response.headers[responses.ENDED_HEADER] == "1"
     page = client.get(response.headers["Location"])
     assert b"Your session has ended. Please sign in again." in page.data
     assert b"Access is Denied" not in page.data
@@ -119,7 +119,7 @@ def test_revoked_session_gets_401_from_api(app: Flask, client: FlaskClient) -> N
     revoke(app)
     response = client.get("/api/v1/ping/")
     assert response.status_code == 401
-    assert response.headers[check.ENDED_HEADER] == "1"
+    assert response.headers[responses.ENDED_HEADER] == "1"
 
 
 def test_public_page_of_revoked_session_redirects_to_login(app: Flask, client: FlaskClient) -> None:

@@ -15,7 +15,7 @@ from helpers import api_login, bearer, is_logged_in, login, user_id
 from test_check import revoke
 
 import flask_session_epoch as fse
-from flask_session_epoch import check
+from flask_session_epoch import responses
 
 
 def ping(client: FlaskClient, token: str) -> int:
@@ -38,7 +38,7 @@ def test_revoked_access_and_refresh_tokens_get_401(app: Flask, client: FlaskClie
     response = client.get("/api/v1/ping/", headers=bearer(tokens["access_token"]))
     assert response.status_code == 401
     assert response.get_json()["session_ended"] is True
-    assert response.headers[check.ENDED_HEADER] == "1"
+    assert response.headers[responses.ENDED_HEADER] == "1"
     assert refresh(client, tokens["refresh_token"]) == 401
     fresh = api_login(client)
     assert ping(client, fresh["access_token"]) == 200
@@ -184,7 +184,7 @@ def test_disabled_user_sees_session_ended_and_reenable_revives_nothing(app: Flas
     tokens = api_login(client)
     set_active(app, False)
     response = client.get("/protected/")
-    assert response.status_code == 302 and response.headers[check.ENDED_HEADER] == "1"
+    assert response.status_code == 302 and response.headers[responses.ENDED_HEADER] == "1"
     page = client.get(response.headers["Location"])
     assert b"Your session has ended" in page.data
     set_active(app, True)
@@ -230,7 +230,7 @@ def test_second_init_registers_nothing_twice(make_app) -> None:
     make_app()
     user_model = first.appbuilder.sm.user_model
     assert event.contains(user_model, "after_update", listeners._after_user_update)
-    assert len([f for f in first.after_request_funcs[None] if f is check.shape_response]) == 1
+    assert len([f for f in first.after_request_funcs[None] if f is responses.shape_response]) == 1
 
 
 def test_unknown_setting_fails_at_startup(make_app) -> None:
