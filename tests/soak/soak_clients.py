@@ -2,23 +2,75 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
+import json
 import random
 import re
 import threading
 import time
 import traceback
 import typing as t
+import zlib
 from collections import deque
 from urllib.parse import urlsplit
 
 import requests
-from soak_ledger import ERROR, OK, REFUSED, UNEXPECTED, WRONG_USER, Attempt, Credential, Ledger, Login, Verification
+from soak_ledger import (
+    ERROR,
+    OK,
+    REFUSED,
+    UNEXPECTED,
+    WRONG_USER,
+    Attempt,
+    Credential,
+    EndCheck,
+    Ending,
+    Ledger,
+    Login,
+    Verification,
+)
 from soak_servers import PASSWORD, TAG_HEADER, Site
 
 TIMEOUT = (5, 30)  # connect, read: a stuck request fails instead of hanging the test
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 _SIGNED_IN_AS = re.compile(r"signed in as <strong>([^<]*)</strong>")
+#: Flask's session cookie (Flask-Session's too), the session key and the JWT claim that name the record.
+SESSION_COOKIE = "session"
+STAMP_KEY = "_session_epoch"
+TOKEN_CLAIM = "sep"
+MY_SESSIONS = "/api/v1/session_epoch/me/sessions"
+
+
+def _unbase64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def token_record_id(token: str) -> str | None:
+    """The session record a JWT names: the 4th element of its ``sep`` claim (read, not verified)."""
+    try:
+        claims = json.loads(_unbase64(token.split(".")[1]))
+        value = claims[TOKEN_CLAIM][3]
+    except (IndexError, KeyError, TypeError, ValueError, binascii.Error):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def cookie_record_id(cookies: t.Mapping[str, str | None]) -> str | None:
+    """The session record a signed Flask session cookie names: the 5th element of its stamp.
+
+    Flask's cookie is ``[.]base64(json)[.timestamp.signature]``, zlib-compressed when it
+    starts with a dot. A server-side (Redis) session's cookie holds only its id: None.
+    """
+    value = cookies.get(SESSION_COOKIE) or ""
+    try:
+        payload = _unbase64(value.lstrip(".").split(".")[0])
+        stamp = json.loads(zlib.decompress(payload) if value.startswith(".") else payload)[STAMP_KEY]
+        record_id = stamp[4]
+    except (IndexError, KeyError, TypeError, ValueError, binascii.Error, zlib.error):
+        return None
+    return record_id if isinstance(record_id, str) else None
 
 
 class CookieLogin:
@@ -32,6 +84,8 @@ class CookieLogin:
         self.record = record
         self.http = http
         self.copied = dict(http.cookies)
+        #: The jar's cookies after its latest request: a copy other threads may take (replaced, never changed).
+        self.latest = dict(self.copied)
 
     def close(self) -> None:
         self.http.close()
@@ -91,11 +145,35 @@ def _refreshed(answer: requests.Response) -> str:
     return OK if refreshed else UNEXPECTED
 
 
+def _my_sessions(user_id: int, found: list[str]) -> t.Callable[[requests.Response], str]:
+    """The caller's own sessions: exactly one of them is the one asking; its id goes to ``found``."""
+    def judge(answer: requests.Response) -> str:
+        if answer.status_code == 401:
+            return REFUSED
+        if answer.status_code != 200:
+            return UNEXPECTED
+        body = answer.json()
+        items = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not isinstance(body.get("count"), int):
+            return UNEXPECTED
+        current = [item for item in items if isinstance(item, dict) and item.get("current") is True]
+        if any(item.get("user_id") != user_id for item in items if isinstance(item, dict)):
+            return WRONG_USER
+        if len(current) != 1 or not isinstance(current[0].get("id"), str) or not current[0].get("started_at"):
+            return UNEXPECTED
+        found.append(current[0]["id"])
+        return OK
+
+    return judge
+
+
 class Client:
     """Makes one thread's requests and writes each of them into the ledger."""
 
     def __init__(self, site: Site, ledger: Ledger, source: str, tag: str | None = None) -> None:
         self.base = site.base_url
+        self.mode = site.mode
+        self.user_ids = site.users
         self.ledger = ledger
         self.source = source
         self.headers = {TAG_HEADER: tag} if tag else {}
@@ -136,7 +214,12 @@ class Client:
         if not ok:
             http.close()
             return None
-        return CookieLogin(Credential(user, "cookie", started, ended), http)
+        login = CookieLogin(Credential(user, "cookie", started, ended), http)
+        if self.mode == "cookie":
+            login.record.record_id = cookie_record_id(login.copied)
+            if login.record.record_id is None:
+                self.ledger.problem(f"the session cookie of {user}'s login #{login.record.number} names no record")
+        return login
 
     def login_jwt(self, user: str, password: str = PASSWORD) -> TokenLogin | None:
         """FAB's API login, with a refresh token."""
@@ -155,7 +238,14 @@ class Client:
         self.ledger.add(Login(user, "jwt", started, ended, status, ok, self.source))
         if not ok:
             return None
-        return TokenLogin(Credential(user, "jwt", started, ended), body["access_token"], body["refresh_token"])
+        login = TokenLogin(Credential(user, "jwt", started, ended), body["access_token"], body["refresh_token"])
+        # One record for the login's access and refresh tokens.
+        access_id, refresh_id = token_record_id(login.access), token_record_id(login.refresh)
+        login.record.record_id = access_id if access_id == refresh_id else None
+        if login.record.record_id is None:
+            self.ledger.problem(f"the tokens of {user}'s JWT login #{login.record.number} name the records "
+                                f"{access_id} and {refresh_id}, not one")
+        return login
 
     # -- using a credential ------------------------------------------------------
 
@@ -175,15 +265,19 @@ class Client:
         self.ledger.add(attempt)
         return attempt, answer
 
+    def _jar(self, login: CookieLogin, path: str) -> requests.Response:
+        try:
+            return login.http.get(self.base + path, headers=self.headers, timeout=TIMEOUT, allow_redirects=False)
+        finally:
+            login.latest = dict(login.http.cookies)
+
     def ping_cookie(self, login: CookieLogin) -> Attempt:
-        return self._attempt(login.record, "ping-cookie", lambda: login.http.get(
-            self.base + "/api/v1/ping/", headers=self.headers, timeout=TIMEOUT, allow_redirects=False,
-        ), _ping(login.record.user))[0]
+        return self._attempt(login.record, "ping-cookie", lambda: self._jar(login, "/api/v1/ping/"),
+                             _ping(login.record.user))[0]
 
     def page_cookie(self, login: CookieLogin) -> Attempt:
-        return self._attempt(login.record, "page-cookie", lambda: login.http.get(
-            self.base + "/demo/", headers=self.headers, timeout=TIMEOUT, allow_redirects=False,
-        ), _page(login.record.user))[0]
+        return self._attempt(login.record, "page-cookie", lambda: self._jar(login, "/demo/"),
+                             _page(login.record.user))[0]
 
     def ping_copied_cookie(self, login: CookieLogin) -> Attempt:
         return self._attempt(login.record, "ping-copied-cookie", lambda: self._raw_request(
@@ -192,6 +286,38 @@ class Client:
     def page_copied_cookie(self, login: CookieLogin) -> Attempt:
         return self._attempt(login.record, "page-copied-cookie", lambda: self._raw_request(
             "GET", "/demo/", cookies=login.copied), _page(login.record.user))[0]
+
+    def ping_latest_copy(self, login: CookieLogin, copy: dict[str, str | None]) -> Attempt:
+        """A copy of the browser's cookie taken later than the login's (just before its session ended)."""
+        return self._attempt(login.record, "ping-latest-copy", lambda: self._raw_request(
+            "GET", "/api/v1/ping/", cookies=copy), _ping(login.record.user))[0]
+
+    def page_latest_copy(self, login: CookieLogin, copy: dict[str, str | None]) -> Attempt:
+        return self._attempt(login.record, "page-latest-copy", lambda: self._raw_request(
+            "GET", "/demo/", cookies=copy), _page(login.record.user))[0]
+
+    def my_session_id(self, login: AnyLogin) -> str | None:
+        """The id of the login's session record, as ``GET .../me/sessions`` shows it (None if refused).
+
+        Asked with the copy of the cookie taken at login, or the latest access token. A
+        record id known from the credential itself (JWT claim, signed cookie) must match.
+        """
+        found: list[str] = []
+        judge = _my_sessions(self.user_ids[login.record.user], found)
+        if isinstance(login, CookieLogin):
+            what, send = "my-sessions-cookie", lambda: self._raw_request("GET", MY_SESSIONS, cookies=login.copied)
+        else:
+            what, send = "my-sessions-jwt", lambda: self._raw_request(
+                "GET", MY_SESSIONS, headers={"Authorization": f"Bearer {login.access}"})
+        attempt = self._attempt(login.record, what, send, judge)[0]
+        if attempt.outcome != OK:
+            return None
+        known = login.record.record_id
+        if known is not None and known != found[0]:
+            self.ledger.problem(f"{what} of {login.record.user}'s login #{login.record.number} names record "
+                                f"{found[0][:8]}…, its credential {known[:8]}…")
+        login.record.record_id = found[0]
+        return found[0]
 
     def ping_jwt(self, login: TokenLogin) -> Attempt:
         return self._attempt(login.record, "ping-jwt", lambda: self._raw_request(
@@ -204,6 +330,9 @@ class Client:
         ), _refreshed)
         if attempt.outcome == OK and answer is not None:
             login.access = answer.json()["access_token"]  # as old as the login it came from
+            if token_record_id(login.access) != login.record.record_id:
+                self.ledger.problem(f"a refresh of {login.record.user}'s JWT login #{login.record.number} "
+                                    "gave an access token of another record")
         return attempt
 
 
@@ -211,7 +340,10 @@ class Schedule:
     """When the load stops: after ``seconds``, or later if the revoke-all came late.
 
     The load goes on ``after_revoke_all`` seconds past the revoke-all, so that the
-    credentials it ended are tried, but never past ``at_most`` seconds.
+    credentials it ended are tried, but never past ``at_most`` seconds. Until the
+    revoke-all has returned (or its operator gave up), the load does not stop: a load
+    that stopped first would leave it untried, and the fresh logins checked after it
+    alone on an idle server, where few workers get to answer.
     """
 
     def __init__(self, seconds: float, at_most: float, after_revoke_all: float) -> None:
@@ -219,12 +351,21 @@ class Schedule:
         self.load_until = self.began + seconds
         self.latest = self.began + at_most
         self.after_revoke_all = after_revoke_all
+        self.revoke_all_due = True
+        self.revoke_all_at: float | None = None  # when it returned
 
     def running(self) -> bool:
-        return time.time() < self.load_until
+        now = time.time()
+        return now < self.load_until or (self.revoke_all_due and now < self.latest)
 
     def revoked_all(self) -> None:
-        self.load_until = min(self.latest, max(self.load_until, time.time() + self.after_revoke_all))
+        self.revoke_all_at = time.time()
+        self.load_until = min(self.latest, max(self.load_until, self.revoke_all_at + self.after_revoke_all))
+        self.revoke_all_due = False
+
+    def no_revoke_all(self) -> None:
+        """The revoke-all will not come (it failed): stop at the planned time."""
+        self.revoke_all_due = False
 
 
 class LoadWorker(threading.Thread):
@@ -335,5 +476,50 @@ def verify_fresh_login(site: Site, ledger: Ledger, user: str, after: str, tag: s
         if cookie is not None:
             cookie.close()
         client.close()
+    ledger.add(check)
+    return check
+
+
+def verify_single_end(site: Site, ledger: Ledger, ending: Ending, target: AnyLogin, latest_copy: dict[str, str | None],
+                      others: tuple[CookieLogin, TokenLogin], tag: str, *, least: int = 8,
+                      most: int = 40) -> EndCheck:
+    """After ``target``'s session was ended alone: its copies must be refused and the same
+    user's ``others`` (a cookie and a JWT login from before the end) served, on every worker.
+
+    The ended cookie is tried with the copy taken at login and ``latest_copy`` (taken just
+    before the end); an ended JWT login with its access and its refresh token. Both sides
+    go on, in turns, until every worker has answered each (at least ``least`` requests
+    each, at most ``most``).
+    """
+    check = EndCheck(ending, tag)
+    dead = Client(site, ledger, "end-check", f"{tag}-ended")
+    alive = Client(site, ledger, "end-check", f"{tag}-others")
+    cookie, token = others
+    try:
+        ended_uses: itertools.cycle[t.Callable[[], Attempt]]
+        if isinstance(target, CookieLogin):
+            ended_uses = itertools.cycle((
+                lambda: dead.ping_copied_cookie(target), lambda: dead.page_latest_copy(target, latest_copy),
+                lambda: dead.ping_latest_copy(target, latest_copy), lambda: dead.page_copied_cookie(target),
+            ))
+        else:
+            ended_uses = itertools.cycle((lambda: dead.ping_jwt(target), lambda: dead.refresh_jwt(target)))
+        other_uses: itertools.cycle[t.Callable[[], Attempt]] = itertools.cycle((
+            lambda: alive.ping_cookie(cookie), lambda: alive.ping_jwt(token), lambda: alive.page_cookie(cookie),
+            lambda: alive.ping_copied_cookie(cookie), lambda: alive.refresh_jwt(token),
+        ))
+        for done in range(1, most + 1):
+            check.ended.append(next(ended_uses)().outcome)
+            check.others.append(next(other_uses)().outcome)
+            if (done >= least and len(site.workers_for(f"{tag}-ended")) >= site.workers
+                    and len(site.workers_for(f"{tag}-others")) >= site.workers):
+                break
+        time.sleep(0.2)  # gunicorn writes the access log line after the response
+        check.ended_workers = site.workers_for(f"{tag}-ended")
+        check.other_workers = site.workers_for(f"{tag}-others")
+    finally:
+        cookie.close()
+        dead.close()
+        alive.close()
     ledger.add(check)
     return check
