@@ -19,7 +19,7 @@ import typing as t
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import config, registry, request_state
+from . import config, registry, request_state, signals
 from .revoke import db_session
 
 if t.TYPE_CHECKING:
@@ -40,25 +40,38 @@ def note(state: EpochState | None, now: dt.datetime) -> None:
     record = None if state is None else state.record
     if record is None:
         return
-    interval = dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
-    if now - record.last_active_at < interval:
+    if now - record.last_active_at < dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL")):
         return
-    expires_at = None
-    if record.kind == registry.BROWSER:
-        # A checked request re-signs the cookie: a copy of it can be presented until then.
-        expires_at = now + current_app.permanent_session_lifetime + interval
-    request_state.current().touched[record.id] = expires_at
+    request_state.current().touched[record.id] = expiry_after_activity(record, now)
+
+
+def expiry_after_activity(record: registry.RecordState, now: dt.datetime) -> dt.datetime | None:
+    """The new last moment a copy of the record's credential can be presented, after activity now.
+
+    A checked request re-signs a browser's cookie; an API login's tokens keep the expiry
+    they were minted with (None: unchanged).
+    """
+    if record.kind != registry.BROWSER:
+        return None
+    return now + current_app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
+
+
+def end_after_response(record_id: str, user_id: int, reason: str) -> None:
+    """Record that this request found the session past a limit: ended, once the response is out."""
+    request_state.current().ending[record_id] = reason
+    signals.session_ended.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
+                               user_id=user_id, reason=reason, actor="system")
 
 
 def after_request(response: Response) -> Response:
     """Hand what this request has to write to the response, to run once it is sent."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    touched = request_state.current().touched
+    state = request_state.current()
     prune_due = _prune_due(app)
-    if touched or prune_due:
+    if state.touched or state.ending or prune_due:
         engine = t.cast("Engine", db_session(app.appbuilder.sm).get_bind())
         settings = _PruneSettings.of(app) if prune_due else None
-        response.call_on_close(functools.partial(_write, engine, dict(touched), settings))
+        response.call_on_close(functools.partial(_write, engine, dict(state.touched), dict(state.ending), settings))
     return response
 
 
@@ -82,16 +95,19 @@ def _prune_due(app: Flask) -> bool:
         return True
 
 
-def _write(engine: Engine, touched: dict[str, dt.datetime | None], prune: _PruneSettings | None) -> None:
-    """Runs after the response: activity first, then one bounded round of expiring and pruning."""
+def _write(engine: Engine, touched: dict[str, dt.datetime | None], ending: dict[str, str],
+           prune: _PruneSettings | None) -> None:
+    """Runs after the response: activity and ends first, then one bounded round of expiring and pruning."""
     from .store import utcnow
 
     now = utcnow()
     try:
-        if touched:
+        if touched or ending:
             with engine.begin() as connection:
                 for record_id, expires_at in touched.items():
                     registry.touch(connection, record_id, now, expires_at)
+                for record_id, reason in ending.items():
+                    registry.end(connection, record_id, reason, "system", now)
         if prune is not None:
             with engine.begin() as connection:
                 expired = registry.expire(connection, now, prune.batch)

@@ -14,7 +14,7 @@ from flask_wtf.csrf import validate_csrf
 from jwt import PyJWTError
 from wtforms.validators import ValidationError
 
-from . import tokens
+from . import sessions, tokens
 from .accounts import session_status, sign_out_other_sessions
 from .identity import parse_user_id
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions, security_manager
@@ -148,23 +148,50 @@ class SessionEpochApi(SessionsApiMixin, BaseApi):
     @expose("/check", methods=["GET"])
     @safe
     def check(self) -> t.Any:
-        """Whether the caller's session or token is still good (for open tabs that poll).
+        """Whether the caller's session or token is still good, and for how long (for open tabs).
         ---
         get:
           summary: Check that the calling session or token is still signed in.
-          description: An ended session answers 401 with the header X-Session-Ended.
+          description: >-
+            An ended session answers 401 with the header X-Session-Ended. The seconds left
+            until the idle and the absolute limit are null when that limit is off. Asking
+            is not activity: it does not hold off the idle limit.
           responses:
             200:
-              description: Still signed in.
+              description: Still signed in, with idle_seconds_left and absolute_seconds_left.
             401:
               $ref: '#/components/responses/401'
         """
         user = self._caller()
         if user is None:
             return self.response_401()
-        response = self.response(200, signed_in=True)
+        idle_left, absolute_left = sessions.seconds_left(user.id)
+        response = self.response(200, signed_in=True, idle_seconds_left=idle_left,
+                                 absolute_seconds_left=absolute_left)
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @expose("/keep_alive", methods=["GET"])
+    @safe
+    def keep_alive(self) -> t.Any:
+        """Count as activity now: the idle limit starts over (the banner's *Stay signed in*).
+
+        A GET, like any page the user loads, which counts as activity too.
+        ---
+        get:
+          summary: Record activity for the calling session now.
+          responses:
+            200:
+              description: Recorded, with the seconds left as GET check answers them.
+            401:
+              $ref: '#/components/responses/401'
+        """
+        user = self._caller()
+        if user is None:
+            return self.response_401()
+        sessions.keep_alive(user.id)
+        idle_left, absolute_left = sessions.seconds_left(user.id)
+        return self.response(200, signed_in=True, idle_seconds_left=idle_left, absolute_seconds_left=absolute_left)
 
     @staticmethod
     def _caller() -> t.Any:

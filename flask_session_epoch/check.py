@@ -26,6 +26,28 @@ if t.TYPE_CHECKING:
 STALE = "stale"
 ENDED = "ended"
 EXPIRED = "expired"
+#: ... or it was idle too long, lived too long, or a login beyond the cap ended it.
+IDLE_TIMEOUT = "idle-timeout"
+ABSOLUTE_TIMEOUT = "absolute-timeout"
+SESSION_LIMIT = "session-limit"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The lifetimes the server enforces on every session record (seconds; None: none)."""
+
+    idle: float | None = None
+    absolute: float | None = None
+
+    def seconds_left(self, started_at: dt.datetime, last_active_at: dt.datetime,
+                     now: dt.datetime) -> tuple[float | None, float | None]:
+        """``(until the idle limit, until the absolute limit)`` from the recorded times."""
+        idle = None if self.idle is None else self.idle - (now - last_active_at).total_seconds()
+        absolute = None if self.absolute is None else self.absolute - (now - started_at).total_seconds()
+        return idle, absolute
+
+
+NO_LIMITS = Limits()
 
 # A generation beyond this cannot come from our integer column: tampering.
 _MAX_GENERATION = 2**53
@@ -58,18 +80,21 @@ class Stamp:
     def as_session_value(self) -> list[t.Any]:
         return [self.user_id, self.user_key, *self.generations, self.record_id]
 
-    def refusal(self, user: t.Any, state: EpochState, now: dt.datetime) -> str | None:
+    def refusal(self, user: t.Any, state: EpochState, now: dt.datetime, limits: Limits = NO_LIMITS) -> str | None:
         """Why this stamp does not vouch for ``user`` now (see :func:`record_refusal`), or None."""
         if self.user_id != user.id or self.user_key != user_key(user) or self.generations != state.generations:
             return STALE
-        return record_refusal(self.record_id, state, now)
+        return record_refusal(self.record_id, state, now, limits)
 
 
-def record_refusal(record_id: str | None, state: EpochState, now: dt.datetime) -> str | None:
+def record_refusal(record_id: str | None, state: EpochState, now: dt.datetime,
+                   limits: Limits = NO_LIMITS) -> str | None:
     """Why the session record a credential names no longer holds, or None.
 
     ``state`` must have been read with that record. A credential without a record
-    (one that could not be written) is governed by the epoch alone.
+    (one that could not be written) is governed by the epoch alone. The idle limit
+    counts from the last *recorded* activity, which is written at most once per
+    activity interval: a session may end up to one interval early, never late.
     """
     if record_id is None:
         return None
@@ -82,6 +107,11 @@ def record_refusal(record_id: str | None, state: EpochState, now: dt.datetime) -
         return EXPIRED
     if (record.user_generation, record.global_generation) != state.generations:
         return STALE
+    idle_left, absolute_left = limits.seconds_left(record.started_at, record.last_active_at, now)
+    if absolute_left is not None and absolute_left <= 0:
+        return ABSOLUTE_TIMEOUT
+    if idle_left is not None and idle_left <= 0:
+        return IDLE_TIMEOUT
     return None
 
 
@@ -124,7 +154,8 @@ def login_at_is_sane(value: t.Any) -> bool:
     return 0 < value < time.time() + _FUTURE_LEEWAY_SECONDS
 
 
-def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: dt.datetime) -> str | None:
+def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: dt.datetime,
+                    limits: Limits = NO_LIMITS) -> str | None:
     """Why a session is not ``user``'s current login, or None if it is.
 
     The stamp must name this very user (another user's leftovers never vouch), carry
@@ -142,7 +173,7 @@ def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: 
         return STALE  # only the registry can end a provider session's sessions now
     if stamp is None:
         return None if not state.has_epoch else STALE
-    return stamp.refusal(user, state, now)
+    return stamp.refusal(user, state, now, limits)
 
 
 def record_id_of_session(session: SessionMixin) -> str | None:
@@ -166,7 +197,7 @@ def token_record_id(claims: t.Mapping[str, t.Any], claim_name: str) -> str | Non
 
 
 def token_refusal(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState, claim_name: str,
-                  now: dt.datetime) -> str | None:
+                  now: dt.datetime, limits: Limits = NO_LIMITS) -> str | None:
     """Why a decoded JWT of ``user`` no longer holds, or None.
 
     Tokens minted by us carry the generations, the user's key and their record; older
@@ -181,7 +212,9 @@ def token_refusal(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState,
             if parse_generations(value[:2]) != state.generations or value[2] != user_key(user):
                 return STALE
             record_id = _record_id(value[3]) if len(value) == 4 else None
-            return STALE if record_id is False else record_refusal(t.cast("str | None", record_id), state, now)
+            if record_id is False:
+                return STALE
+            return record_refusal(t.cast("str | None", record_id), state, now, limits)
         if parse_generations(value) is None:
             return STALE  # neither ours nor 0.2's: tampered
     if not state.has_epoch:

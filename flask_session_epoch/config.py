@@ -131,6 +131,20 @@ def _count(low: int, high: int) -> t.Callable[[t.Any], int]:
     return parse
 
 
+def _optional(parse: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """None (off), or what ``parse`` accepts."""
+    def parse_optional(value: t.Any) -> t.Any:
+        return None if value is None else parse(value)
+
+    return parse_optional
+
+
+def _policy(value: t.Any) -> str:
+    if value not in ("evict-oldest", "refuse"):
+        raise _Invalid('must be "evict-oldest" or "refuse"')
+    return t.cast(str, value)
+
+
 def _claim(value: t.Any) -> str:
     name = _text(value)
     if name in _RESERVED_CLAIMS:
@@ -194,6 +208,14 @@ _SCHEMA: dict[str, _Setting] = {
     "PRUNE_INTERVAL": _Setting(600, _seconds(1, 7 * 24 * 3600)),
     # How many session records one round of marking or pruning touches at most.
     "PRUNE_BATCH": _Setting(1000, _count(1, 100_000)),
+    # End a session this many seconds after its last recorded activity (None: never).
+    "IDLE_TIMEOUT": _Setting(None, _optional(_seconds(60, 366 * 24 * 3600))),
+    # End a session this many seconds after it started, whatever its activity (None: never).
+    "ABSOLUTE_TIMEOUT": _Setting(None, _optional(_seconds(60, 10 * 366 * 24 * 3600))),
+    # The most sessions one user may have at once (None: no limit).
+    "MAX_SESSIONS": _Setting(None, _optional(_count(1, 10_000))),
+    # What a login beyond MAX_SESSIONS does: "evict-oldest" ends the oldest, "refuse" refuses it.
+    "MAX_SESSIONS_POLICY": _Setting("evict-oldest", _policy),
 }
 
 #: Every setting's default, by short name.
@@ -239,6 +261,10 @@ def validate(app: Flask) -> None:
             settings[name] = setting.parse(value)
         except _Invalid as exc:
             problems.append(f"{PREFIX}{name} {exc} (got {value!r})")
+    idle, interval = settings.get("IDLE_TIMEOUT"), settings.get("ACTIVITY_INTERVAL")
+    if idle is not None and interval is not None and idle < 2 * interval:
+        problems.append(f"{PREFIX}IDLE_TIMEOUT must be at least twice {PREFIX}ACTIVITY_INTERVAL ({interval:g} s):"
+                        " activity is recorded only that often")
     if problems:
         raise RuntimeError("Invalid flask-session-epoch setting(s): " + "; ".join(problems) + ".")
     app.extensions[_SETTINGS_KEY] = settings

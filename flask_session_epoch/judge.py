@@ -28,6 +28,11 @@ log = logging.getLogger("flask_session_epoch")
 _T = t.TypeVar("_T")
 
 
+def limits(app: t.Any = None) -> check.Limits:
+    """The session lifetimes this app enforces (``SESSION_EPOCH_IDLE_TIMEOUT`` and ``_ABSOLUTE_TIMEOUT``)."""
+    return check.Limits(config.get("IDLE_TIMEOUT", app), config.get("ABSOLUTE_TIMEOUT", app))
+
+
 def states() -> dict[int, EpochState | None]:
     """Epochs read during this request, keyed by user id (None: the read failed)."""
     return request_state.current().epochs
@@ -126,11 +131,14 @@ class UserJudge:
         else:
             reason = self._session_epoch_refusal(user.id, refusal, via, record_id)
             if reason is None:
-                activity.note(states().get(user.id), store.utcnow())
+                if not responses.is_status_check():  # an open tab asking is not activity
+                    activity.note(states().get(user.id), store.utcnow())
                 return user
         if reason is not None and not responses.is_exempt_request():
             if via in ("session", "remember"):
                 responses.end_session(session)
+            if record_id is not None and reason in (check.IDLE_TIMEOUT, check.ABSOLUTE_TIMEOUT):
+                activity.end_after_response(record_id, user.id, reason)
             self._session_epoch_refuse(user.id, via, reason)
         return None
 
@@ -146,7 +154,7 @@ class UserJudge:
         user = self._session_epoch_load(pk, record_id)
         now = store.utcnow()
         return self._session_epoch_admit(
-            user, lambda state: check.session_refusal(session, user, state, now), "session", record_id
+            user, lambda state: check.session_refusal(session, user, state, now, limits()), "session", record_id
         )
 
     def _session_epoch_load_remembered_user(self, user_id: int, remembered: Remembered | None) -> t.Any:
@@ -160,7 +168,7 @@ class UserJudge:
 
         def refusal(state: EpochState) -> str | None:
             if remembered is not None:
-                return remembered.stamp.refusal(user, state, now)
+                return remembered.stamp.refusal(user, state, now, limits())
             return check.STALE if state.has_epoch else None
 
         admitted = self._session_epoch_admit(user, refusal, "remember", record_id)
@@ -180,7 +188,8 @@ class UserJudge:
         user = self._session_epoch_load(jwt_data.get("sub"), record_id)
         now = store.utcnow()
         user = self._session_epoch_admit(
-            user, lambda state: check.token_refusal(jwt_data, user, state, claim_name, now), "jwt", record_id
+            user, lambda state: check.token_refusal(jwt_data, user, state, claim_name, now, limits()), "jwt",
+            record_id
         )
         if user is None:
             return None

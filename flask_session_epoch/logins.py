@@ -14,9 +14,12 @@ import typing as t
 
 from flask import current_app, request, session
 from flask_appbuilder import const
+from flask_babel import lazy_gettext
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import BadRequest
 
-from . import config, registry, request_state, signals
+from . import check, config, registry, request_state, signals
 from .revoke import db_session
 
 if t.TYPE_CHECKING:
@@ -69,21 +72,71 @@ def origin(sm: t.Any, *, method: str | None = None, sid_key: str | None = None) 
     )
 
 
+class SessionLimitReached(BadRequest):
+    """A login beyond ``SESSION_EPOCH_MAX_SESSIONS`` with the policy ``refuse``.
+
+    A ``BadRequest``: FAB's login API answers it with a 400 and this message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(description=str(REFUSED_MESSAGE))
+
+
+#: What a refused login is told (translatable).
+REFUSED_MESSAGE = lazy_gettext("You are signed in on too many devices. Sign out of one of them first.")
+
+
+def _make_room(connection: t.Any, sm: t.Any, user_id: int, state: EpochState, now: dt.datetime) -> list[str]:
+    """Keep the user within ``SESSION_EPOCH_MAX_SESSIONS`` for one more session: the records ended.
+
+    The user's row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL),
+    so two logins racing on two workers take turns and never exceed the cap.
+
+    :raises SessionLimitReached: with the policy ``refuse``, when the user has no room.
+    """
+    cap = config.get("MAX_SESSIONS")
+    if cap is None:
+        return []
+    connection.execute(select(sm.user_model.id).where(sm.user_model.id == user_id).with_for_update())
+    open_ids = registry.open_ids(connection, user_id, state, now, config.get("IDLE_TIMEOUT"),
+                                 config.get("ABSOLUTE_TIMEOUT"))
+    excess = len(open_ids) - cap + 1
+    if excess <= 0:
+        return []
+    if config.get("MAX_SESSIONS_POLICY") == "refuse":
+        raise SessionLimitReached()
+    for record_id in open_ids[:excess]:
+        registry.end(connection, record_id, check.SESSION_LIMIT, "system", now)
+    return open_ids[:excess]
+
+
 def _start(sm: t.Any, user_id: int, kind: str, where: registry.Origin, state: EpochState,
            expires_at: dt.datetime, now: dt.datetime) -> str | None:
-    """Insert the record in a transaction of its own; None (and a logged error) if it cannot be written."""
+    """Insert the record in a transaction of its own; None (and a logged error) if it cannot be written.
+
+    :raises SessionLimitReached: when the user is at ``SESSION_EPOCH_MAX_SESSIONS`` and
+        the policy is ``refuse``.
+    """
     db = db_session(sm)
     try:
+        evicted = _make_room(db.connection(), sm, user_id, state, now)
         record_id = registry.start(db.connection(), user_id, kind, where, state, now, expires_at)
         db.commit()
+    except SessionLimitReached:
+        db.rollback()
+        log.info("Refused a login of user %s: at the limit of sessions", user_id)
+        raise
     except SQLAlchemyError:
         # The login goes on, governed by the epoch alone (as before the registry).
         log.error("Could not record the new session of user %s", user_id, exc_info=True)
         db.rollback()
         return None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for old in evicted:
+        log.info("Session %s… of user %s ended: over the limit of sessions", old[:8], user_id)
+        signals.session_ended.send(app, record_id=old, user_id=user_id, reason=check.SESSION_LIMIT, actor="system")
     log.info("Session %s… of user %s started (%s, %s)", record_id[:8], user_id, kind, where.auth_method)
-    signals.session_started.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
-                                 user_id=user_id, kind=kind, auth_method=where.auth_method)
+    signals.session_started.send(app, record_id=record_id, user_id=user_id, kind=kind, auth_method=where.auth_method)
     return record_id
 
 

@@ -7,9 +7,9 @@ import logging
 import time
 import typing as t
 
-from flask import Blueprint, current_app, g, session
+from flask import Blueprint, current_app, flash, g, session
 from flask_babel import lazy_gettext
-from flask_login import user_logged_in, user_logged_out
+from flask_login import logout_user, user_logged_in, user_logged_out
 from flask_wtf.csrf import generate_csrf
 
 from . import (
@@ -62,9 +62,10 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     user_logged_out.connect(_forget_on_logout, app, weak=False)
     app.before_request(responses.carry_ended_over)
+    # Flask runs these last-registered first: activity's goes on the response actually sent.
+    app.after_request(activity.after_request)
     app.after_request(responses.shape_response)
     app.after_request(_keep_session_after_own_password_change)
-    app.after_request(activity.after_request)
     if config.get("PROXY_HEADER", app):
         app.before_request(proxy.follow_proxy_identity)
     # Templates, static files such as the fetch helper for single-page apps, and the
@@ -114,6 +115,10 @@ class SessionEpochMixin(UserJudge):
     """
 
     user_model: t.Any
+    #: The session keys that survive the new session each login starts. A host whose own
+    #: ``user_logged_in`` receiver writes the session adds its keys: receivers run in no
+    #: set order, and ours may come second.
+    session_epoch_kept_at_login: tuple[str, ...] = session_keys.KEPT_AT_LOGIN
 
     def __init__(self, appbuilder: t.Any) -> None:
         super().__init__(appbuilder)  # type: ignore[call-arg]
@@ -219,7 +224,8 @@ class SessionEpochMixin(UserJudge):
         """
         if user is None or not isinstance(user, self.user_model):
             return  # Superset's embedded dashboards log in an anonymous user
-        session_keys.forget_login(session)
+        # A new session at every login: nothing from before it survives, not even its id.
+        session_keys.renew(session, keep=self.session_epoch_kept_at_login)
         provider_login = oidc.take_provider_login()
         # Read afresh: a revocation earlier in this request must not be forgotten.
         state = self._session_epoch_read(user.id, lambda db: store.load_state(db, self.user_model, user.id))
@@ -228,7 +234,12 @@ class SessionEpochMixin(UserJudge):
             session[SESSION_KEY_LOGIN_AT] = time.time()
         else:
             sid_key = oidc.sid_key_of(provider_login)
-            record_id = logins.start_browser(self, user.id, state, store.utcnow(), sid_key)
+            try:
+                record_id = logins.start_browser(self, user.id, state, store.utcnow(), sid_key)
+            except logins.SessionLimitReached as refused:
+                logout_user()  # the login does not happen: the request goes on anonymous
+                flash(refused.description, "danger")
+                return
             check.stamp_session(session, check.stamp_for(user, state, record_id))
         states()[user.id] = state
         oidc.record_login(self, user, provider_login)

@@ -124,6 +124,25 @@ def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.da
     return bool(connection.execute(update(_R).where(*conditions).values(values)).rowcount)
 
 
+def open_ids(connection: Connection, user_id: int, state: EpochState, now: dt.datetime,
+             idle: float | None, absolute: float | None) -> list[str]:
+    """The ids of the user's records that still hold, oldest first.
+
+    A locking read: on MySQL and MariaDB a plain one would answer from the transaction's
+    snapshot, blind to a record another worker committed meanwhile.
+    """
+    conditions = [
+        _R.c.user_id == user_id, _R.c.ended_at.is_(None), _R.c.expires_at > now,
+        _R.c.user_generation == state.user_generation, _R.c.global_generation == state.global_generation,
+    ]
+    if idle is not None:
+        conditions.append(_R.c.last_active_at > now - dt.timedelta(seconds=idle))
+    if absolute is not None:
+        conditions.append(_R.c.started_at > now - dt.timedelta(seconds=absolute))
+    query = select(_R.c.id).where(*conditions).order_by(_R.c.started_at, _R.c.id).with_for_update()
+    return [row[0] for row in connection.execute(query)]
+
+
 def end_provider_session(connection: Connection, sid_key: str, reason: str, by: str,
                          now: dt.datetime) -> list[tuple[str, int]]:
     """End every open record that logged in under this OpenID provider session.

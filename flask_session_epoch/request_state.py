@@ -40,6 +40,8 @@ class RequestState:
     provider_login: ProviderLogin | None = None
     #: Records whose last activity is written once the response is out: ``(id, new expiry)``.
     touched: dict[str, dt.datetime | None] = dataclasses.field(default_factory=dict)
+    #: Records this request found past a limit, ended once the response is out: ``(id, reason)``.
+    ending: dict[str, str] = dataclasses.field(default_factory=dict)
     #: The user whose own password change must not end this session.
     keep_user: int | None = None
     #: Who this request's stamps name, when not the signed-in user (the CLI says ``cli``).

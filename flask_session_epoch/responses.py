@@ -11,10 +11,10 @@ import typing as t
 
 from flask import current_app, flash, json, redirect, request, url_for
 from flask import session as flask_session
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 
 from . import config, request_state, session_keys
-from .check import STALE
+from .check import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, SESSION_LIMIT, STALE
 from .session_keys import SESSION_KEY_ENDED
 
 if t.TYPE_CHECKING:
@@ -27,6 +27,11 @@ ENDED_HEADER = "X-Session-Ended"
 
 def is_api_request() -> bool:
     return request.path.startswith(tuple(config.get("API_PATH_PREFIXES")))
+
+
+def is_status_check() -> bool:
+    """Whether this is an open tab asking whether its session still holds (not activity)."""
+    return request.endpoint == "SessionEpochApi.check"
 
 
 def is_exempt_request() -> bool:
@@ -57,9 +62,9 @@ def mark_ended(via: str, reason: str = STALE) -> None:
     state.ended_via, state.ended_reason = via, reason
     if via in ("session", "remember") and is_api_request():
         # The page that reloads after this 401 should say why, not "Access is Denied".
-        flask_session[SESSION_KEY_ENDED] = True
+        flask_session[SESSION_KEY_ENDED] = reason
     elif via in ("session", "remember"):
-        category, message = _ended_flash()
+        category, message = _ended_flash(reason)
         if all(tuple(item) != (category, message) for item in flask_session.get("_flashes", [])):
             flash(message, category)
         state.flashes = list(flask_session.get("_flashes", []))
@@ -68,9 +73,9 @@ def mark_ended(via: str, reason: str = STALE) -> None:
 def carry_ended_over() -> None:
     """``before_request``: the first page after an API call ended the session says so."""
     if SESSION_KEY_ENDED in flask_session and not is_api_request() and not is_exempt_request():
-        flask_session.pop(SESSION_KEY_ENDED)
+        reason = flask_session.pop(SESSION_KEY_ENDED)
         if "_user_id" not in flask_session:
-            mark_ended("session")
+            mark_ended("session", reason if reason in _MESSAGES else STALE)
 
 
 def forget_ended() -> None:
@@ -83,8 +88,8 @@ def forget_ended() -> None:
     state.ended_via = state.flashes = None
     queued = flask_session.get("_flashes")
     if queued:
-        ours = _ended_flash()
-        kept = [item for item in queued if tuple(item) != ours]
+        ours = {_ended_flash(reason) for reason in (STALE, *_MESSAGES)}
+        kept = [item for item in queued if tuple(item) not in ours]
         if len(kept) != len(queued):
             flask_session["_flashes"] = kept
 
@@ -99,8 +104,9 @@ def shape_response(response: Response) -> Response:
         if response.status_code != 401:
             return response  # served anyway: a public endpoint, or other valid credentials
         # One body for every ended credential, so a client can tell it from other 401s.
+        reason = state.ended_reason or STALE
         response = current_app.response_class(
-            json.dumps({"message": _ended_flash()[1], "session_ended": True}),
+            json.dumps({"message": _ended_flash(reason)[1], "session_ended": True, "reason": reason}),
             status=401,
             mimetype="application/json",
         )
@@ -125,6 +131,18 @@ def _login_endpoint() -> str | None:
     return None if auth_view is None else f"{auth_view.endpoint}.login"
 
 
-def _ended_flash() -> tuple[str, str]:
-    """``(category, message)`` of our flash, translated for this request."""
-    return config.get("FLASH_CATEGORY"), str(gettext(config.get("FLASH_MESSAGE")))
+# Messages that say why a session ended, where the reason is worth telling; any other
+# reason gets SESSION_EPOCH_FLASH_MESSAGE.
+_MESSAGES = {
+    IDLE_TIMEOUT: lazy_gettext("Your session has ended after a period of inactivity. Please sign in again."),
+    ABSOLUTE_TIMEOUT: lazy_gettext("Your session has reached its maximum length. Please sign in again."),
+    SESSION_LIMIT: lazy_gettext("This session was ended because you signed in on another device."
+                                " Please sign in again."),
+}
+
+
+def _ended_flash(reason: str = STALE) -> tuple[str, str]:
+    """``(category, message)`` of our flash for why the session ended, translated for this request."""
+    message = _MESSAGES.get(reason)
+    text = str(message) if message is not None else str(gettext(config.get("FLASH_MESSAGE")))
+    return config.get("FLASH_CATEGORY"), text

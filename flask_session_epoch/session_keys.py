@@ -30,6 +30,10 @@ SESSION_KEY_ENDED = "_session_epoch_ended"
 LOGIN_KEYS = (SESSION_KEY_LOGIN_AT, SESSION_KEY_EPOCH, SESSION_KEY_SID, SESSION_KEY_PROXY)
 # Flask-Login's keys for the logged-in user.
 _FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds")
+#: What survives the new session every login starts: the login itself (Flask-Login's
+#: keys and its remember-me instruction, FAB's OAuth token), where to go next, the
+#: messages to show, and whether the session is permanent. Nothing else from before.
+KEPT_AT_LOGIN = (*_FLASK_LOGIN_KEYS, "_remember", "next", "_flashes", "oauth", "oauth_provider", "_permanent")
 
 
 def forget(session: SessionMixin) -> None:

@@ -15,7 +15,7 @@ import logging
 import typing as t
 
 from flask import current_app, has_request_context, session
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import check, config, registry, signals, store
@@ -242,6 +242,38 @@ def current_record_id() -> str | None:
     return None
 
 
-def ended_or_expired(now: dt.datetime) -> t.Any:
-    """SQL: the record is over by its own end or its expiry (for views that filter)."""
-    return or_(_R.c.ended_at.is_not(None), _R.c.expires_at <= now)
+def seconds_left(user_id: int) -> tuple[float | None, float | None]:
+    """For the session or token of this request: seconds until its idle and its absolute limit.
+
+    None for a limit that is off, or for a credential without a record. Read from what
+    this request's check already loaded: no statement.
+    """
+    from .judge import limits, states
+
+    state = states().get(user_id)
+    record = None if state is None else state.record
+    if record is None:
+        return None, None
+    idle, absolute = limits().seconds_left(record.started_at, record.last_active_at, store.utcnow())
+    return (None if idle is None else max(0.0, round(idle, 1)),
+            None if absolute is None else max(0.0, round(absolute, 1)))
+
+
+def keep_alive(user_id: int) -> None:
+    """Write this request's session activity now, whatever the activity interval.
+
+    What this request read of the record is brought up to date too, so the seconds
+    left reported afterwards count from now.
+    """
+    from . import activity
+    from .judge import states
+
+    state = states().get(user_id)
+    record = None if state is None else state.record
+    if state is None or record is None or record.id != current_record_id():
+        return
+    db = db_session(security_manager())
+    now = store.utcnow()
+    registry.touch(db.connection(), record.id, now, activity.expiry_after_activity(record, now))
+    db.commit()
+    states()[user_id] = dataclasses.replace(state, record=dataclasses.replace(record, last_active_at=now))
