@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import typing as t
 from functools import cached_property
@@ -14,8 +15,9 @@ from flask import current_app, has_request_context, session
 from jwt import InvalidTokenError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import check, config, signals
+from .. import check, config, signals, store
 from ..identity import parse_user_id
+from ..judge import limits
 from ..session_keys import SESSION_KEY_EPOCH
 from . import tokens
 from .security_manager import SessionEpochAirflowSecurityManager
@@ -120,8 +122,30 @@ class SessionEpochFabAuthManager(FabAuthManager):
             if fail_closed:
                 return "The token could not be checked"
             return "Token has been revoked" if jti and RevokedToken.is_revoked(jti) else None
-        reason = tokens.refusal(payload, subject, config.get("JWT_CLAIM", app))
+        reason = tokens.refusal(payload, subject, config.get("JWT_CLAIM", app), limits(app))
+        self._keep_record(app, subject, served=reason is None)
         if reason is not None and not subject.revoked:
             log.info("Refused the Airflow token of user %s: %s", user_id, reason)
             signals.session_rejected.send(app, user_id=user_id, via="jwt", reason="stale")
         return reason
+
+    @staticmethod
+    def _keep_record(app: Flask, subject: tokens.TokenSubject, *, served: bool) -> None:
+        """Record the session's activity (at most once per interval), or its end at a limit.
+
+        In a transaction of its own: a failed write never decides whether the token holds.
+        """
+        now = store.utcnow()
+        interval = dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL", app))
+        update = tokens.record_update(subject, served, limits(app), interval, now)
+        record = subject.state.record
+        if update is None or record is None:
+            return
+        try:
+            with create_session() as session:
+                tokens.write_record_update(session, record.id, update, now)
+        except SQLAlchemyError:
+            log.error("Could not write to the session record of user %s", subject.user.id, exc_info=True)
+            return
+        if update != tokens.TOUCH:
+            log.info("Session %s… of user %s ended: %s", record.id[:8], subject.user.id, update)

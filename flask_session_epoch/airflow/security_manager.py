@@ -6,6 +6,7 @@ import typing as t
 
 from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 
+from .. import session_keys
 from ..manager import SessionEpochMixin
 
 
@@ -16,6 +17,9 @@ class SessionEpochAirflowSecurityManager(SessionEpochMixin, FabAirflowSecurityMa
     ``webserver_config.py`` sets ``SECURITY_MANAGER_CLASS``, which must then derive
     from this class.
     """
+
+    #: ``[fab] session_max_lifetime_minutes`` stamps the login time at ``user_logged_in`` too.
+    session_epoch_kept_at_login = (*session_keys.KEPT_AT_LOGIN, "_login_at")
 
     def is_item_public(self, permission_name: str, view_name: str) -> bool:
         """Whether the public role may do this; FAB's REST decorator asks, the provider lacks it."""

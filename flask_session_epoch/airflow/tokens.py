@@ -9,13 +9,14 @@ costs no statement of its own, and it runs on every request: the auth manager's
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import types
 import typing as t
 
 from airflow.models.revoked_token import RevokedToken
 from sqlalchemy import bindparam, false, select
 
-from .. import check, store
+from .. import check, registry, store
 
 if t.TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -77,15 +78,46 @@ def read_subject(session: Session, user_model: t.Any, user_id: int, jti: str | N
     return TokenSubject(user, store.state_from_row(row, record_id), bool(row[len(_USER_COLUMNS)]))
 
 
-def refusal(claims: t.Mapping[str, t.Any], subject: TokenSubject, claim_name: str) -> str | None:
+def refusal(claims: t.Mapping[str, t.Any], subject: TokenSubject, claim_name: str,
+            limits: check.Limits) -> str | None:
     """Why a token must be refused, or None: revoked, its user gone or disabled, stale or its session ended."""
     if subject.revoked:
         return "Token has been revoked"
     if subject.user is None or not subject.user.is_active:
         return "The token's user does not exist or is disabled"
-    if check.token_refusal(claims, subject.user, subject.state, claim_name, store.utcnow()) is not None:
+    if check.token_refusal(claims, subject.user, subject.state, claim_name, store.utcnow(), limits) is not None:
         return "The token was issued before the user's sessions ended, or its session ended"
     return None
+
+
+#: What :func:`record_update` asks for on a token that holds: write its activity.
+TOUCH = "touch"
+
+
+def record_update(subject: TokenSubject, served: bool, limits: check.Limits, interval: dt.timedelta,
+                  now: dt.datetime) -> str | None:
+    """What this request must write to the token's session record: :data:`TOUCH`, an end reason, or None.
+
+    Airflow's UI talks to the API with its ``_token``, never through a FAB page: its
+    calls are the session's activity, recorded at most once per ``interval``. A token
+    refused for being past the idle or absolute limit ends its record with that reason,
+    as a FAB page would.
+    """
+    record = subject.state.record
+    if record is None or subject.user is None or subject.revoked or not subject.user.is_active:
+        return None
+    if served:
+        return TOUCH if now - record.last_active_at >= interval else None
+    reason = check.record_refusal(record.id, subject.state, now, limits)
+    return reason if reason in (check.IDLE_TIMEOUT, check.ABSOLUTE_TIMEOUT) else None
+
+
+def write_record_update(session: Session, record_id: str, update: str, now: dt.datetime) -> None:
+    """Write what :func:`record_update` asked for."""
+    if update == TOUCH:
+        registry.touch(session.connection(), record_id, now, None)
+    else:
+        registry.end(session.connection(), record_id, update, "system", now)
 
 
 def claim_for(session: Session, user_model: t.Any, user: t.Any, record_id: str | None) -> list[t.Any]:

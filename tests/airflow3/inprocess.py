@@ -8,6 +8,8 @@ environment of ``conftest.airflow_env``; prints one JSON line.
               form, and the profile page (which also shows when sessions last ended).
 ``lifetime``  ``[fab] session_max_lifetime_minutes`` (set to 1) beside the epoch.
 ``legacy``    a token minted before the install (no claim of ours), before and after a revoke.
+``idle``      ``SESSION_EPOCH_IDLE_TIMEOUT`` (120 s, activity every 30 s) for the UI's ``_token``:
+              the UI's own API calls keep the session going; one left idle ends.
 """
 
 from __future__ import annotations
@@ -109,7 +111,13 @@ def lifetime() -> dict[str, t.Any]:
         within = page()
         traveller.shift(dt.timedelta(seconds=31))
         past = page()
-    return {"revoked_then_fresh_login": revoked and fresh, "past_max_lifetime": past, "within": within}
+        # The login's own stamp survives the new session the login starts: with no request
+        # in between, the deadline still counts from the login.
+        _login(browser, USERNAME, PASSWORD)
+        traveller.shift(dt.timedelta(seconds=61))
+        past_untouched = page()
+    return {"revoked_then_fresh_login": revoked and fresh, "past_max_lifetime": past, "within": within,
+            "past_without_a_request_between": past_untouched}
 
 
 def legacy() -> dict[str, int]:
@@ -134,6 +142,35 @@ def legacy() -> dict[str, int]:
     return {"before": before, "after": status()}
 
 
+def idle() -> dict[str, t.Any]:
+    import time_machine
+    from sqlalchemy import text
+
+    app = create_app()
+    user_id = _ensure_user()
+    browser = TestClient(app)
+
+    def records() -> dict[str, str | None]:
+        with settings.engine.connect() as connection:
+            return dict(connection.execute(text("SELECT id, end_reason FROM ab_session_epoch_session"
+                                                " WHERE user_id = :user_id"), {"user_id": user_id}).all())
+
+    def api() -> int:
+        return browser.get("/api/v2/dags").status_code  # the UI's way: the _token cookie
+
+    before = records()
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=True) as traveller:
+        _login(browser, USERNAME, PASSWORD)
+        steps: dict[str, t.Any] = {"login": api()}
+        for step in ("active_100s", "active_200s"):
+            traveller.shift(dt.timedelta(seconds=100))
+            steps[step] = api()
+        traveller.shift(dt.timedelta(seconds=121))
+        steps["idle_121s"] = api()
+    new = [reason for record_id, reason in records().items() if record_id not in before]
+    return {**steps, "end_reasons": new}
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
-    print(json.dumps({"count": count, "lifetime": lifetime, "legacy": legacy}[what]()))
+    print(json.dumps({"count": count, "lifetime": lifetime, "legacy": legacy, "idle": idle}[what]()))

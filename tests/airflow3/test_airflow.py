@@ -303,7 +303,17 @@ def test_the_check_adds_no_statement(airflow_home: t.Any) -> None:
 
 def test_session_max_lifetime_still_works_beside_the_epoch(airflow_home: t.Any) -> None:
     result = inprocess(airflow_home, "lifetime", AIRFLOW__FAB__SESSION_MAX_LIFETIME_MINUTES="1")
-    assert result == {"revoked_then_fresh_login": True, "past_max_lifetime": "login", "within": "served"}
+    assert result == {"revoked_then_fresh_login": True, "past_max_lifetime": "login", "within": "served",
+                      "past_without_a_request_between": "login"}
+
+
+def test_the_uis_api_calls_keep_an_idle_limited_session_going_and_an_idle_one_ends(airflow_home: t.Any,
+                                                                                  tmp_path: t.Any) -> None:
+    config = tmp_path / "webserver_config.py"
+    config.write_text("SESSION_EPOCH_IDLE_TIMEOUT = 120\nSESSION_EPOCH_ACTIVITY_INTERVAL = 30\n")
+    result = inprocess(airflow_home, "idle", AIRFLOW__FAB__CONFIG_FILE=str(config))
+    assert result == {"login": 200, "active_100s": 200, "active_200s": 200, "idle_121s": 403,
+                      "end_reasons": ["idle-timeout"]}
 
 
 def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
