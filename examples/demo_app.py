@@ -15,6 +15,10 @@ The same app serves the deployment tests and benchmarks. Environment:
     so ``python demo_app.py init`` does that first.
 ``DEMO_EXTENSION=0``
     plain Flask-AppBuilder, without flask-session-epoch (for A/B benchmarks).
+``DEMO_IDLE_TIMEOUT=60``
+    end a session after this many seconds without activity (``SESSION_EPOCH_IDLE_TIMEOUT``,
+    60 at least). Every page then warns half-way through (at most a minute before) and
+    offers *Stay signed in*; a session left alone lands on the login page, which says why.
 
 Under gunicorn: ``gunicorn -w 4 'demo_app:create_app()'``.
 """
@@ -99,6 +103,23 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _idle_timeout(value: str | None) -> dict[str, t.Any]:
+    """The settings for ``DEMO_IDLE_TIMEOUT``: the timeout, activity often enough, the warning."""
+    if not value:
+        return {}
+    try:
+        idle = int(value)
+    except ValueError:
+        raise SystemExit(f"DEMO_IDLE_TIMEOUT must be a number of seconds, not {value!r}") from None
+    return {
+        "SESSION_EPOCH_IDLE_TIMEOUT": idle,  # checked at start-up: 60 seconds at least
+        "SESSION_EPOCH_ACTIVITY_INTERVAL": max(1, idle // 4),
+        # Every page carries the fetch helper with data-warn-before (templates/demo/base.html).
+        "FAB_BASE_TEMPLATE": "demo/base.html",
+        "DEMO_WARN_BEFORE": min(60, idle // 2),
+    }
+
+
 def create_app(data_dir: str | os.PathLike[str] | None = None) -> Flask:
     """Build the demo app on a SQLite file in ``data_dir``, with its two users."""
     data = Path(data_dir or os.environ.get("DEMO_DATA_DIR") or "demo-data").resolve()
@@ -117,6 +138,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None) -> Flask:
     )
     if os.environ.get("DEMO_EXTENSION", "1") != "0":
         app.config["FAB_SECURITY_MANAGER_CLASS"] = "flask_session_epoch.SessionEpochSecurityManager"
+        app.config.update(_idle_timeout(os.environ.get("DEMO_IDLE_TIMEOUT")))
     if os.environ.get("DEMO_REDIS_URL"):
         import redis
         from flask_session import Session

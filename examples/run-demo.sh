@@ -7,7 +7,9 @@
 # then serves examples/demo_app.py on http://127.0.0.1:8080 until Ctrl-C.
 #
 # Environment: HOST, PORT (where to listen), DEMO_DATA_DIR (SQLite file and secret
-# key; default ./demo-data), DEMO_VENV (virtualenv path; default .venv-demo).
+# key; default ./demo-data), DEMO_VENV (virtualenv path; default .venv-demo),
+# DEMO_IDLE_TIMEOUT (seconds, 60 or more: sessions end after that long without activity,
+# and every page warns first; see examples/README.rst).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +69,7 @@ cat <<EOF
   4. Or disable demo: open demo's edit page from Security > List Users (the pencil
      icon), uncheck "Is Active?" and save; then check it again and save:
      demo's old tab still has to sign in again.
+$( [ -n "${DEMO_IDLE_TIMEOUT:-}" ] && printf '  5. Idle timeout: %s s. Leave a tab alone: it warns, then goes to the login page.\n' "$DEMO_IDLE_TIMEOUT")
 
   Ctrl-C stops the server.
 

@@ -14,6 +14,16 @@
  * it is shown again:
  *   <script src="/session_epoch/static/fetch.js" data-check-every="60"></script>
  * (seconds; each check is one GET /api/v1/session_epoch/check, skipped while hidden).
+ *
+ * Warnings before a server-enforced limit (SESSION_EPOCH_IDLE_TIMEOUT, _ABSOLUTE_TIMEOUT):
+ *   <script src="/session_epoch/static/fetch.js" data-warn-before="120"></script>
+ * When a check says the session ends within that many seconds, the script dispatches a
+ * "session-epoch:expiring" event on document (detail: secondsLeft, limit "idle" or
+ * "absolute"). Unless a listener calls preventDefault(), it shows a small banner
+ * ("Your session ends in 2 minutes"), with "Stay signed in" before the idle limit, which
+ * counts as activity (GET /api/v1/session_epoch/keep_alive). Checks run every
+ * data-check-every seconds, or by themselves often enough to warn in time. The texts can
+ * be replaced: data-warn-text (with {minutes}), data-stay-text, data-dismiss-text.
  */
 (function () {
   "use strict";
@@ -68,15 +78,104 @@
 
   var script = document.currentScript;
   var every = script ? Number(script.getAttribute("data-check-every")) : 0;
+  var warnBefore = script ? Number(script.getAttribute("data-warn-before")) : 0;
+  if (warnBefore > 0 && !(every > 0)) {
+    every = Math.max(5, Math.min(60, Math.floor(warnBefore / 3)));
+  }
   if (every > 0) {
     var checkUrl = script.getAttribute("data-check-url") || "/api/v1/session_epoch/check";
+    var keepAliveUrl = script.getAttribute("data-keep-alive-url") || "/api/v1/session_epoch/keep_alive";
+    var texts = {
+      warn: script.getAttribute("data-warn-text") || "Your session ends in {minutes}.",
+      stay: script.getAttribute("data-stay-text") || "Stay signed in",
+      dismiss: script.getAttribute("data-dismiss-text") || "Dismiss"
+    };
+    var banner = null;
+    var dismissedFor = null;
+
+    var removeBanner = function () {
+      if (banner && banner.parentNode) {
+        banner.parentNode.removeChild(banner);
+      }
+      banner = null;
+    };
+
+    var minutesText = function (seconds) {
+      var minutes = Math.max(1, Math.round(seconds / 60));
+      return minutes === 1 ? "1 minute" : minutes + " minutes";
+    };
+
+    var showBanner = function (secondsLeft, limit) {
+      removeBanner();
+      banner = document.createElement("div");
+      banner.setAttribute("role", "alert");
+      banner.className = "session-epoch-warning";
+      banner.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:10000;padding:8px 12px;" +
+        "background:#fcf8e3;border-bottom:1px solid #faebcc;color:#8a6d3b;font:14px sans-serif;text-align:center";
+      var text = document.createElement("span");
+      text.textContent = texts.warn.replace("{minutes}", minutesText(secondsLeft)) + " ";
+      banner.appendChild(text);
+      if (limit === "idle") {
+        var stay = document.createElement("button");
+        stay.type = "button";
+        stay.textContent = texts.stay;
+        stay.addEventListener("click", function () {
+          window.fetch(keepAliveUrl, { credentials: "same-origin", cache: "no-store" })
+            .then(function (response) { if (response.ok) { removeBanner(); } })
+            .catch(function () {});
+        });
+        banner.appendChild(stay);
+      }
+      var dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.textContent = texts.dismiss;
+      dismiss.style.marginLeft = "8px";
+      dismiss.addEventListener("click", function () {
+        dismissedFor = limit;
+        removeBanner();
+      });
+      banner.appendChild(dismiss);
+      document.body.appendChild(banner);
+    };
+
+    var warnIfSoon = function (body) {
+      var idle = body && typeof body.idle_seconds_left === "number" ? body.idle_seconds_left : null;
+      var absolute = body && typeof body.absolute_seconds_left === "number" ? body.absolute_seconds_left : null;
+      var limit = null;
+      var left = null;
+      if (idle !== null && idle <= warnBefore) {
+        limit = "idle";
+        left = idle;
+      }
+      if (absolute !== null && absolute <= warnBefore && (left === null || absolute < left)) {
+        limit = "absolute";
+        left = absolute;
+      }
+      if (limit === null) {
+        dismissedFor = null;
+        removeBanner();
+        return;
+      }
+      var event = new CustomEvent("session-epoch:expiring",
+        { cancelable: true, detail: { secondsLeft: left, limit: limit } });
+      if (document.dispatchEvent(event) && dismissedFor !== limit) {
+        showBanner(left, limit);
+      }
+    };
+
     var check = function () {
       if (document.visibilityState === "visible") {
         // Our wrapper reloads the page if the answer is a marked 401.
-        window.fetch(checkUrl, { credentials: "same-origin", cache: "no-store" }).catch(function () {});
+        window.fetch(checkUrl, { credentials: "same-origin", cache: "no-store" })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (body) { if (warnBefore > 0 && body) { warnIfSoon(body); } })
+          .catch(function () {});
       }
     };
     window.setInterval(check, Math.max(every, 5) * 1000);
     document.addEventListener("visibilitychange", check);
+    if (warnBefore > 0) {
+      check();
+    }
   }
 })();

@@ -44,7 +44,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: Upper bound of every wait in these tests, in seconds.
 WAIT = 15
 # Settings of the demo app that would point it elsewhere than its own SQLite file.
-_DEMO_OVERRIDES = ("DEMO_DATABASE_URL", "DEMO_REDIS_URL", "DEMO_EXTENSION", "DEMO_SECRET_KEY", "DEMO_SETUP")
+_DEMO_OVERRIDES = ("DEMO_DATABASE_URL", "DEMO_REDIS_URL", "DEMO_EXTENSION", "DEMO_SECRET_KEY", "DEMO_SETUP",
+                   "DEMO_IDLE_TIMEOUT")
 # The screenshot folders of this run, listed at the end of the terminal report.
 _FOLDERS = pytest.StashKey[list[Path]]()
 
@@ -122,8 +123,9 @@ def demo_template(demo_root: Path) -> Path:
 class LiveServer:
     """The example app served by gunicorn on a free local port."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, extra_env: t.Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.extra_env = dict(extra_env or {})
         self.log_path = log_path
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -135,7 +137,7 @@ class LiveServer:
             # gunicorn >= 25.1 opens ~/.gunicorn/gunicorn.ctl, shared by every server of the user.
             command.append("--no-control-socket")
         command.append("demo_app:create_app()")
-        env = {**_demo_env(self.data_dir), "DEMO_SETUP": "0"}
+        env = {**_demo_env(self.data_dir), **self.extra_env, "DEMO_SETUP": "0"}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=EXAMPLES, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -196,7 +198,8 @@ def live_server(
     """A fresh copy of the initialised demo data, served by ``gunicorn -w 2`` for one test."""
     data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=demo_root))
     shutil.copytree(demo_template, data_dir, dirs_exist_ok=True)
-    server = LiveServer(data_dir, tmp_path / "gunicorn.log")
+    marker = request.node.get_closest_marker("demo_env")  # @pytest.mark.demo_env(DEMO_IDLE_TIMEOUT="60")
+    server = LiveServer(data_dir, tmp_path / "gunicorn.log", marker.kwargs if marker else None)
     try:
         server.start()
         yield server

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import typing as t
 
 import pytest
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.e2e
 ADMIN = ("admin", "admin-demo")
 DEMO = ("demo", "demo-demo")
 ENDED = "Your session has ended. Please sign in again."
+IDLE_ENDED = "Your session has ended after a period of inactivity. Please sign in again."
 LOGIN_URL = re.compile(r"/login/")
 # A row's button on *Your profile*; its name starts with the icon's glyph.
 SIGN_OUT_ONE = re.compile(r"Sign out$")
@@ -335,3 +337,36 @@ def test_sign_out_one_other_session_from_profile(open_page: t.Callable[[str], Pa
     expect(rows).to_have_count(1)
     expect(rows).to_have_attribute("data-session", this_id)
     screenshot(first, "first-still-signed-in")
+
+
+@pytest.mark.demo_env(DEMO_IDLE_TIMEOUT="60")  # activity every 15 s; pages warn 30 s before
+def test_idle_timeout_warns_first_stay_signed_in_keeps_the_session_then_it_ends(
+    open_page: t.Callable[[str], Page], screenshot: Screenshots
+) -> None:
+    user = open_page("user")
+    sign_in(user, *DEMO)
+    signed_in_at = time.monotonic()
+    expect_signed_in_as(user, "demo")
+    banner = user.locator(".session-epoch-warning")
+    expect(banner).to_have_count(0)
+
+    # Nothing happens on the page: the banner comes once less than 30 s are left.
+    expect(banner).to_contain_text("Your session ends in 1 minute.", timeout=60_000)
+    screenshot(user, "warned")
+    user.get_by_role("button", name="Stay signed in").click()
+    expect(banner).to_have_count(0)
+    left = user.evaluate("fetch('/api/v1/session_epoch/check').then((r) => r.json())")
+    assert left["idle_seconds_left"] > 50, left
+
+    # Past the first deadline the session goes on, until the banner comes back.
+    expect(banner).to_be_visible(timeout=60_000)
+    assert time.monotonic() - signed_in_at > 60
+    expect(user).to_have_url(re.compile(r"/demo/$"))
+    screenshot(user, "warned-again-after-the-first-deadline")
+
+    # Left alone this time, the tab lands on the login page, which says why.
+    expect(user).to_have_url(LOGIN_URL, timeout=60_000)
+    expect(user.get_by_text(IDLE_ENDED)).to_be_visible()
+    screenshot(user, "ended-after-inactivity")
+    user.goto("/demo/")  # and stays ended
+    expect(user).to_have_url(LOGIN_URL)
