@@ -202,6 +202,17 @@ def test_the_cap_is_per_user(app: Flask) -> None:
     assert is_logged_in(alice)
 
 
+@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse",
+                    SESSION_EPOCH_IDLE_TIMEOUT=120, SESSION_EPOCH_ACTIVITY_INTERVAL=60)
+def test_sessions_past_a_limit_leave_room_under_the_cap(app: Flask, clock: time_machine.Coordinates) -> None:
+    idle, fresh = app.test_client(), app.test_client()
+    login(idle)
+    clock.shift(121)  # the first session is over, though nothing has told its record yet
+    login(fresh)
+    assert is_logged_in(fresh)
+    assert not is_logged_in(idle)
+
+
 @pytest.mark.parametrize("db_kind", ["postgresql", "mariadb"])
 @pytest.mark.parametrize("policy", ["evict-oldest", "refuse"])
 def test_logins_racing_on_two_workers_never_exceed_the_cap(make_app, policy: str) -> None:
