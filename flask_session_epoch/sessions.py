@@ -167,7 +167,7 @@ def list_sessions(user_id: int | None = None, state: str | None = None, page: in
     count = db.execute(select(func.count()).select_from(joined).where(*conditions)).scalar_one()
     rows = db.execute(
         select(*columns).select_from(joined).where(*conditions)
-        .order_by(_R.c.started_at.desc(), _R.c.id).offset(page * page_size).limit(page_size)
+        .order_by(_R.c.started_at.desc(), _R.c.id.desc()).offset(page * page_size).limit(page_size)
     ).all()
     now, current_id = store.utcnow(), current_record_id()
     return [_info(row, now, current_id) for row in rows], int(count)
