@@ -119,7 +119,7 @@ class SessionRecord(Model):
     __table_args__ = (
         Index("ix_ab_session_epoch_session_user_id_ended_at", "user_id", "ended_at"),
         Index("ix_ab_session_epoch_session_sid_key", "sid_key"),
-        Index("ix_ab_session_epoch_session_ended_at_expires_at", "ended_at", "expires_at"),
+        Index("ix_ab_session_epoch_session_ended_at", "ended_at"),
         Index("ix_ab_session_epoch_session_expires_at", "expires_at"),
         Index("ix_ab_session_epoch_session_started_at", "started_at", "id"),
     )
