@@ -15,6 +15,8 @@ import typing as t
 
 from flask import current_app
 
+from .check import Limits
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -240,6 +242,11 @@ def get(name: str, app: Flask | None = None) -> t.Any:
     if settings is not None:
         return settings[name]
     return _SCHEMA[name].parse(app.config.get(key, _SCHEMA[name].default))
+
+
+def limits(app: Flask | None = None) -> Limits:
+    """The session lifetimes the app enforces (``IDLE_TIMEOUT`` and ``ABSOLUTE_TIMEOUT``)."""
+    return Limits(get("IDLE_TIMEOUT", app), get("ABSOLUTE_TIMEOUT", app))
 
 
 def validate(app: Flask) -> None:

@@ -28,11 +28,6 @@ log = logging.getLogger("flask_session_epoch")
 _T = t.TypeVar("_T")
 
 
-def limits(app: t.Any = None) -> check.Limits:
-    """The session lifetimes this app enforces (``SESSION_EPOCH_IDLE_TIMEOUT`` and ``_ABSOLUTE_TIMEOUT``)."""
-    return check.Limits(config.get("IDLE_TIMEOUT", app), config.get("ABSOLUTE_TIMEOUT", app))
-
-
 def states() -> dict[int, EpochState | None]:
     """Epochs read during this request, keyed by user id (None: the read failed)."""
     return request_state.current().epochs
@@ -154,7 +149,7 @@ class UserJudge:
         user = self._session_epoch_load(pk, record_id)
         now = store.utcnow()
         return self._session_epoch_admit(
-            user, lambda state: check.session_refusal(session, user, state, now, limits()), "session", record_id
+            user, lambda state: check.session_refusal(session, user, state, now, config.limits()), "session", record_id
         )
 
     def _session_epoch_load_remembered_user(self, user_id: int, remembered: Remembered | None) -> t.Any:
@@ -168,7 +163,7 @@ class UserJudge:
 
         def refusal(state: EpochState) -> str | None:
             if remembered is not None:
-                return remembered.stamp.refusal(user, state, now, limits())
+                return remembered.stamp.refusal(user, state, now, config.limits())
             return check.STALE if state.has_epoch else None
 
         admitted = self._session_epoch_admit(user, refusal, "remember", record_id)
@@ -188,7 +183,7 @@ class UserJudge:
         user = self._session_epoch_load(jwt_data.get("sub"), record_id)
         now = store.utcnow()
         user = self._session_epoch_admit(
-            user, lambda state: check.token_refusal(jwt_data, user, state, claim_name, now, limits()), "jwt",
+            user, lambda state: check.token_refusal(jwt_data, user, state, claim_name, now, config.limits()), "jwt",
             record_id
         )
         if user is None:

@@ -98,8 +98,7 @@ def _make_room(connection: t.Any, sm: t.Any, user_id: int, state: EpochState, no
     if cap is None:
         return []
     connection.execute(select(sm.user_model.id).where(sm.user_model.id == user_id).with_for_update())
-    open_ids = registry.open_ids(connection, user_id, state, now, config.get("IDLE_TIMEOUT"),
-                                 config.get("ABSOLUTE_TIMEOUT"))
+    open_ids = registry.open_ids(connection, user_id, state, now, config.limits())
     excess = len(open_ids) - cap + 1
     if excess <= 0:
         return []

@@ -25,6 +25,7 @@ from .models import SessionRecord
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from .check import Limits
     from .store import EpochState
 
 _R = SessionRecord.__table__
@@ -124,8 +125,18 @@ def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.da
     return bool(connection.execute(update(_R).where(*conditions).values(values)).rowcount)
 
 
+def within_limits(limits: Limits, now: dt.datetime) -> list[t.Any]:
+    """SQL: the record is inside the idle and the absolute limit (as :func:`check.record_refusal` judges)."""
+    conditions = []
+    if limits.idle is not None:
+        conditions.append(_R.c.last_active_at > now - dt.timedelta(seconds=limits.idle))
+    if limits.absolute is not None:
+        conditions.append(_R.c.started_at > now - dt.timedelta(seconds=limits.absolute))
+    return conditions
+
+
 def open_ids(connection: Connection, user_id: int, state: EpochState, now: dt.datetime,
-             idle: float | None, absolute: float | None) -> list[str]:
+             limits: Limits) -> list[str]:
     """The ids of the user's records that still hold, oldest first.
 
     A locking read: on MySQL and MariaDB a plain one would answer from the transaction's
@@ -134,11 +145,8 @@ def open_ids(connection: Connection, user_id: int, state: EpochState, now: dt.da
     conditions = [
         _R.c.user_id == user_id, _R.c.ended_at.is_(None), _R.c.expires_at > now,
         _R.c.user_generation == state.user_generation, _R.c.global_generation == state.global_generation,
+        *within_limits(limits, now),
     ]
-    if idle is not None:
-        conditions.append(_R.c.last_active_at > now - dt.timedelta(seconds=idle))
-    if absolute is not None:
-        conditions.append(_R.c.started_at > now - dt.timedelta(seconds=absolute))
     query = select(_R.c.id).where(*conditions).order_by(_R.c.started_at, _R.c.id).with_for_update()
     return [row[0] for row in connection.execute(query)]
 

@@ -84,6 +84,7 @@ def _listing(user_model: t.Any) -> tuple[t.Any, t.Any, t.Any]:
     active = and_(
         _R.c.ended_at.is_(None), _R.c.expires_at > now,
         _R.c.user_generation == user_generation, _R.c.global_generation == global_generation,
+        *registry.within_limits(config.limits(), now),
     )
     columns = (
         *(_R.c[name] for name in ("id", "user_id", "kind", "auth_method", "provider", "started_at", "last_active_at",
@@ -103,26 +104,42 @@ class _Epoch(t.NamedTuple):
     actor: str | None
 
 
-def _what_ended(ended: tuple[t.Any, t.Any, t.Any], expires_at: dt.datetime, generations: tuple[int, int],
-                user_epoch: _Epoch, global_epoch: _Epoch, now: dt.datetime) -> tuple[t.Any, t.Any, t.Any]:
-    """``(ended at, reason, by)`` of a record: its own end, else its expiry, else an epoch; Nones if open."""
+def _what_ended(ended: tuple[t.Any, t.Any, t.Any], times: tuple[dt.datetime, dt.datetime, dt.datetime],
+                generations: tuple[int, int], user_epoch: _Epoch, global_epoch: _Epoch,
+                now: dt.datetime) -> tuple[t.Any, t.Any, t.Any]:
+    """``(ended at, reason, by)`` of a record; Nones while it holds.
+
+    Its own end if it has one, else the first to pass of its expiry, its idle and
+    absolute limits and the epochs it was started under.
+
+    :param times: the record's ``(started_at, last_active_at, expires_at)``.
+    """
     if ended[0] is not None:
         return ended
-    if expires_at <= now:
-        return expires_at, check.EXPIRED, "system"
-    if generations[0] != user_epoch.generation:
-        return user_epoch.at, user_epoch.reason, user_epoch.actor
-    if generations[1] != global_epoch.generation:
-        return global_epoch.at, global_epoch.reason, global_epoch.actor
-    return None, None, None
+    started_at, last_active_at, expires_at = times
+    limits = config.limits()
+    ends: list[tuple[t.Any, t.Any, t.Any]] = [
+        (at, reason, "system") for at, reason in (
+            (expires_at, check.EXPIRED),
+            (None if limits.idle is None else last_active_at + dt.timedelta(seconds=limits.idle),
+             check.IDLE_TIMEOUT),
+            (None if limits.absolute is None else started_at + dt.timedelta(seconds=limits.absolute),
+             check.ABSOLUTE_TIMEOUT),
+        ) if at is not None and at <= now
+    ]
+    for generation, epoch in ((generations[0], user_epoch), (generations[1], global_epoch)):
+        if generation != epoch.generation:
+            ends.append((epoch.at, epoch.reason, epoch.actor))
+    # An epoch without a time (none is written so) counts as the earliest.
+    return min(ends, key=lambda end: end[0] or dt.datetime.min, default=(None, None, None))
 
 
 def _info(row: t.Any, now: dt.datetime, current_id: str | None) -> SessionInfo:
     """A listing row, with what ended the session if its record did not say."""
     (record_id, user_id, kind, via, provider, started, last_active, ip, device, agent, ended_at, reason, by,
      expires_at, user_gen, global_gen, username, *epochs) = row
-    ended_at, reason, by = _what_ended((ended_at, reason, by), expires_at, (user_gen, global_gen),
-                                       _Epoch(*epochs[:4]), _Epoch(*epochs[4:]), now)
+    ended_at, reason, by = _what_ended((ended_at, reason, by), (started, last_active, expires_at),
+                                       (user_gen, global_gen), _Epoch(*epochs[:4]), _Epoch(*epochs[4:]), now)
     return SessionInfo(record_id, user_id, username, kind, via, provider, started, last_active, ip, device, agent,
                        ended_at, reason, by, current=record_id == current_id)
 
@@ -140,7 +157,8 @@ def statuses(records: t.Sequence[t.Any]) -> dict[str, tuple[dt.datetime | None, 
     now, none = store.utcnow(), _Epoch(0, None, None, None)
     found = {}
     for record in records:
-        ended = _what_ended((record.ended_at, record.end_reason, record.ended_by), record.expires_at,
+        ended = _what_ended((record.ended_at, record.end_reason, record.ended_by),
+                            (record.started_at, record.last_active_at, record.expires_at),
                             (record.user_generation, record.global_generation),
                             epochs.get(record.user_id, none), global_epoch, now)
         found[record.id] = (ended[0], ended[1])
@@ -248,13 +266,13 @@ def seconds_left(user_id: int) -> tuple[float | None, float | None]:
     None for a limit that is off, or for a credential without a record. Read from what
     this request's check already loaded: no statement.
     """
-    from .judge import limits, states
+    from .judge import states
 
     state = states().get(user_id)
     record = None if state is None else state.record
     if record is None:
         return None, None
-    idle, absolute = limits().seconds_left(record.started_at, record.last_active_at, store.utcnow())
+    idle, absolute = config.limits().seconds_left(record.started_at, record.last_active_at, store.utcnow())
     return (None if idle is None else max(0.0, round(idle, 1)),
             None if absolute is None else max(0.0, round(absolute, 1)))
 

@@ -164,6 +164,28 @@ def test_unusable_limits_stop_start_up(sqlite_url: str, name: str, value: object
         create_app(sqlite_url, **{f"SESSION_EPOCH_{name}": value})
 
 
+@IDLE
+@ABSOLUTE
+@pytest.mark.all_databases
+def test_lists_show_sessions_past_a_limit_as_ended_with_the_reason(app: Flask, clock: time_machine.Coordinates) -> None:
+    idle, old, fresh = app.test_client(), app.test_client(), app.test_client()
+    login(old)
+    clock.shift(100)
+    assert visit(old).status_code == 200
+    login(idle)
+    clock.shift(100)
+    assert visit(old).status_code == 200  # active, but started 200 s ago
+    clock.shift(101)  # idle: 201 s without activity; old: 301 s after its login
+    login(fresh)
+    listed = fresh.get(f"{BASE}/me/sessions").get_json()["result"]
+    by_id = {row["id"]: row for row in listed}
+    assert [row["active"] for row in listed] == [True, False, False]
+    ended = [by_id[record_id] for record_id in by_id if not by_id[record_id]["active"]]
+    assert sorted(row["end_reason"] for row in ended) == ["absolute-timeout", "idle-timeout"]
+    active_only = fresh.get(f"{BASE}/me/sessions?state=active").get_json()
+    assert active_only["count"] == 1 and active_only["result"][0]["current"] is True
+
+
 # -- a cap on sessions per user ----------------------------------------------------------------
 
 

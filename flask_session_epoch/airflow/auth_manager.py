@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import check, config, signals, store
 from ..identity import parse_user_id
-from ..judge import limits
 from ..session_keys import SESSION_KEY_EPOCH
 from . import tokens
 from .security_manager import SessionEpochAirflowSecurityManager
@@ -122,7 +121,7 @@ class SessionEpochFabAuthManager(FabAuthManager):
             if fail_closed:
                 return "The token could not be checked"
             return "Token has been revoked" if jti and RevokedToken.is_revoked(jti) else None
-        reason = tokens.refusal(payload, subject, config.get("JWT_CLAIM", app), limits(app))
+        reason = tokens.refusal(payload, subject, config.get("JWT_CLAIM", app), config.limits(app))
         self._keep_record(app, subject, served=reason is None)
         if reason is not None and not subject.revoked:
             log.info("Refused the Airflow token of user %s: %s", user_id, reason)
@@ -137,7 +136,7 @@ class SessionEpochFabAuthManager(FabAuthManager):
         """
         now = store.utcnow()
         interval = dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL", app))
-        update = tokens.record_update(subject, served, limits(app), interval, now)
+        update = tokens.record_update(subject, served, config.limits(app), interval, now)
         record = subject.state.record
         if update is None or record is None:
             return

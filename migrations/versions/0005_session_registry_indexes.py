@@ -26,7 +26,7 @@ SESSIONS = "ab_session_epoch_session"
 STARTED = "ix_ab_session_epoch_session_started_at"
 
 
-def _indexes() -> set[str]:
+def _indexes() -> set[str | None]:
     return {index["name"] for index in sa.inspect(op.get_bind()).get_indexes(SESSIONS)}
 
 
