@@ -38,8 +38,15 @@ _LIMITS = {"user_agent": 512, "device": 128, "provider": 64, "auth_method": 32, 
 
 
 def new_id() -> str:
-    """An opaque, unguessable record id (256 random bits)."""
-    return secrets.token_urlsafe(32)
+    """An opaque, unguessable record id (256 random bits), never starting with "-".
+
+    Operators paste ids into ``session-epoch end-session ID``, where a leading "-" would
+    be read as an option. Drawing again keeps every other id equally likely.
+    """
+    while True:
+        value = secrets.token_urlsafe(32)
+        if not value.startswith("-"):
+            return value
 
 
 def _clip(name: str, value: str | None) -> str | None:

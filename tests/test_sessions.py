@@ -280,6 +280,15 @@ def test_cli_lists_and_ends_one_session(app: Flask) -> None:
     assert runner.invoke(cli, ["end-session", "no-such-session"]).exit_code == 1
 
 
+def test_record_ids_never_look_like_command_line_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``end-session ID`` takes the id as shown: one starting with "-" would be read as an option."""
+    from flask_session_epoch import registry
+
+    drawn = iter(["-looks-like-an-option", "_fine-as-an-argument"])
+    monkeypatch.setattr(registry.secrets, "token_urlsafe", lambda size: next(drawn))
+    assert registry.new_id() == "_fine-as-an-argument"
+
+
 # -- activity, expiry, history ---------------------------------------------------------------
 
 
