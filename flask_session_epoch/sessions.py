@@ -18,7 +18,7 @@ from flask import current_app, has_request_context, session
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import check, config, registry, signals, store
+from . import activity, check, config, registry, request_state, signals, store
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
 from .revoke import check_reason, db_session, security_manager
 
@@ -266,9 +266,7 @@ def seconds_left(user_id: int) -> tuple[float | None, float | None]:
     None for a limit that is off, or for a credential without a record. Read from what
     this request's check already loaded: no statement.
     """
-    from .judge import states
-
-    state = states().get(user_id)
+    state = request_state.current().epochs.get(user_id)
     record = None if state is None else state.record
     if record is None:
         return None, None
@@ -283,10 +281,8 @@ def keep_alive(user_id: int) -> None:
     What this request read of the record is brought up to date too, so the seconds
     left reported afterwards count from now.
     """
-    from . import activity
-    from .judge import states
-
-    state = states().get(user_id)
+    epochs = request_state.current().epochs
+    state = epochs.get(user_id)
     record = None if state is None else state.record
     if state is None or record is None or record.id != current_record_id():
         return
@@ -294,4 +290,4 @@ def keep_alive(user_id: int) -> None:
     now = store.utcnow()
     registry.touch(db.connection(), record.id, now, activity.expiry_after_activity(record, now))
     db.commit()
-    states()[user_id] = dataclasses.replace(state, record=dataclasses.replace(record, last_active_at=now))
+    epochs[user_id] = dataclasses.replace(state, record=dataclasses.replace(record, last_active_at=now))
