@@ -20,6 +20,7 @@ from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_S
 if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
 
+    from .registry import RecordState
     from .store import EpochState
 
 #: Why credentials end: older than the epoch (or not this user's), their record ended, or expired.
@@ -136,6 +137,12 @@ def read_stamp(value: t.Any) -> Stamp | None:
 
 def stamp_for(user: t.Any, state: EpochState, record_id: str | None) -> Stamp:
     return Stamp(user.id, user_key(user), state.generations, record_id)
+
+
+def first_to_pass_limit(record: RecordState | None, reason: str | None) -> bool:
+    """Whether ``reason`` is a limit that this request is the first to find passed, so the
+    record must now be ended with it (a copy presented later finds the record ended)."""
+    return record is not None and record.ended_at is None and reason in (IDLE_TIMEOUT, ABSOLUTE_TIMEOUT)
 
 
 def login_at_is_sane(value: t.Any) -> bool:

@@ -132,7 +132,9 @@ class UserJudge:
         if reason is not None and not responses.is_exempt_request():
             if via in ("session", "remember"):
                 responses.end_session(session)
-            if record_id is not None and reason in (check.IDLE_TIMEOUT, check.ABSOLUTE_TIMEOUT):
+            state = states().get(user.id)
+            record = None if state is None else state.record
+            if record_id is not None and check.first_to_pass_limit(record, reason):
                 activity.end_after_response(record_id, user.id, reason)
             self._session_epoch_refuse(user.id, via, reason)
         return None

@@ -76,6 +76,21 @@ def test_an_idle_session_ends_with_a_message_that_says_why(app: Flask, client: F
 
 
 @IDLE
+def test_a_timed_out_session_is_ended_once_however_many_copies_come_back(app: Flask, client: FlaskClient,
+                                                                        clock: time_machine.Coordinates) -> None:
+    login(client)
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    clock.shift(121)
+    ended: list[str] = []
+    with fse.signals.session_ended.connected_to(lambda sender, **kw: ended.append(kw["reason"]), app):
+        for browser in (client, copy, copy):
+            assert visit(browser).status_code == 302
+    assert ended == ["idle-timeout"]
+    assert ended_reasons(app) == ["idle-timeout"]
+
+
+@IDLE
 def test_the_idle_limit_counts_from_the_recorded_activity_so_it_may_end_one_interval_early(
         app: Flask, client: FlaskClient, clock: time_machine.Coordinates) -> None:
     login(client)

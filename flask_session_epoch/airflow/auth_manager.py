@@ -142,9 +142,11 @@ class SessionEpochFabAuthManager(FabAuthManager):
             return
         try:
             with create_session() as session:
-                tokens.write_record_update(session, record.id, update, now)
+                ended = tokens.write_record_update(session, record.id, update, now)
         except SQLAlchemyError:
             log.error("Could not write to the session record of user %s", subject.user.id, exc_info=True)
             return
-        if update != tokens.TOUCH:
+        if ended:
             log.info("Session %s… of user %s ended: %s", record.id[:8], subject.user.id, update)
+            signals.session_ended.send(app, record_id=record.id, user_id=subject.user.id, reason=update,
+                                       actor="system")

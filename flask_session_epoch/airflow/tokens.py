@@ -109,15 +109,16 @@ def record_update(subject: TokenSubject, served: bool, limits: check.Limits, int
     if served:
         return TOUCH if now - record.last_active_at >= interval else None
     reason = check.record_refusal(record.id, subject.state, now, limits)
-    return reason if reason in (check.IDLE_TIMEOUT, check.ABSOLUTE_TIMEOUT) else None
+    return reason if check.first_to_pass_limit(record, reason) else None
 
 
-def write_record_update(session: Session, record_id: str, update: str, now: dt.datetime) -> None:
-    """Write what :func:`record_update` asked for."""
+def write_record_update(session: Session, record_id: str, update: str, now: dt.datetime) -> bool:
+    """Write what :func:`record_update` asked for; whether it ended the record (False for activity,
+    or when another request ended it first)."""
     if update == TOUCH:
         registry.touch(session.connection(), record_id, now, None)
-    else:
-        registry.end(session.connection(), record_id, update, "system", now)
+        return False
+    return registry.end(session.connection(), record_id, update, "system", now)
 
 
 def claim_for(session: Session, user_model: t.Any, user: t.Any, record_id: str | None) -> list[t.Any]:

@@ -158,6 +158,10 @@ def idle() -> dict[str, t.Any]:
     def api() -> int:
         return browser.get("/api/v2/dags").status_code  # the UI's way: the _token cookie
 
+    from flask_session_epoch import signals
+
+    heard: list[str] = []
+    signals.session_ended.connect(lambda sender, **kw: heard.append(kw["reason"]), weak=False)
     before = records()
     with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=True) as traveller:
         _login(browser, USERNAME, PASSWORD)
@@ -168,7 +172,7 @@ def idle() -> dict[str, t.Any]:
         traveller.shift(dt.timedelta(seconds=121))
         steps["idle_121s"] = api()
     new = [reason for record_id, reason in records().items() if record_id not in before]
-    return {**steps, "end_reasons": new}
+    return {**steps, "end_reasons": new, "signalled": heard}
 
 
 if __name__ == "__main__":

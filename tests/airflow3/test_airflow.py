@@ -313,7 +313,7 @@ def test_the_uis_api_calls_keep_an_idle_limited_session_going_and_an_idle_one_en
     config.write_text("SESSION_EPOCH_IDLE_TIMEOUT = 120\nSESSION_EPOCH_ACTIVITY_INTERVAL = 30\n")
     result = inprocess(airflow_home, "idle", AIRFLOW__FAB__CONFIG_FILE=str(config))
     assert result == {"login": 200, "active_100s": 200, "active_200s": 200, "idle_121s": 403,
-                      "end_reasons": ["idle-timeout"]}
+                      "end_reasons": ["idle-timeout"], "signalled": ["idle-timeout"]}
 
 
 def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
