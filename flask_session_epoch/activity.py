@@ -51,8 +51,11 @@ def expiry_after_activity(record: registry.RecordState, now: dt.datetime) -> dt.
     A checked request re-signs a browser's cookie; an API login's tokens keep the expiry
     they were minted with (None: unchanged).
     """
-    if record.kind != registry.BROWSER:
-        return None
+    return browser_expiry(now) if record.kind == registry.BROWSER else None
+
+
+def browser_expiry(now: dt.datetime) -> dt.datetime:
+    """The last moment a browser's cookie, re-signed by a checked request now, can come back."""
     return now + current_app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
 
 

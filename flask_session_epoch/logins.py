@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest
 
-from . import check, config, registry, request_state, signals
+from . import activity, check, config, registry, request_state, signals
 from .revoke import db_session
 
 if t.TYPE_CHECKING:
@@ -141,11 +141,10 @@ def _start(sm: t.Any, user_id: int, kind: str, where: registry.Origin, state: Ep
 
 def start_browser(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, sid_key: str | None) -> str | None:
     """The record of a browser login; it lasts as long as its cookie (or remember-me cookie) can."""
-    app = current_app
-    last = now + app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
+    last = activity.browser_expiry(now)
     if session.get("_remember") == "set":
         seconds = session.get("_remember_seconds")
-        duration = app.config.get("REMEMBER_COOKIE_DURATION", dt.timedelta(days=365))
+        duration = current_app.config.get("REMEMBER_COOKIE_DURATION", dt.timedelta(days=365))
         if isinstance(seconds, (int, float)):
             duration = dt.timedelta(seconds=seconds)
         elif isinstance(duration, (int, float)):
