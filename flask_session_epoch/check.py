@@ -209,7 +209,9 @@ def token_refusal(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState,
 
     Tokens minted by us carry the generations, the user's key and their record; older
     ones (no claim, or 0.2's claim without the key) are judged by ``iat``, which counts
-    whole seconds, so a token from the stamp's own second is refused.
+    whole seconds, so a token from the stamp's own second is refused. 0.2's claim must
+    also name the generations in force: any other pair (an older one, or one that never
+    existed) is refused.
 
     :param claim_name: our claim's name (``SESSION_EPOCH_JWT_CLAIM``).
     """
@@ -222,8 +224,9 @@ def token_refusal(claims: t.Mapping[str, t.Any], user: t.Any, state: EpochState,
             if record_id is False:
                 return STALE
             return record_refusal(t.cast("str | None", record_id), state, now, limits)
-        if parse_generations(value) is None:
-            return STALE  # neither ours nor 0.2's: tampered
+        # 0.2's claim: only the generations in force vouch, and then its iat must too.
+        if parse_generations(value) != state.generations:
+            return STALE
     if not state.has_epoch:
         return None
     iat = claims.get("iat")

@@ -157,7 +157,9 @@ class UserJudge:
     def _session_epoch_load_remembered_user(self, user_id: int, remembered: Remembered | None) -> t.Any:
         """A restore from Flask-Login's remember-me cookie: judged by our cookie next to it alone.
 
-        The restored session goes on under the record of the login it came from.
+        The restored session goes on under the record of the login it came from. A bare
+        remember-me cookie (without ours) names no record, so nothing could ever end it:
+        it is refused, whether or not its user has an epoch.
         """
         record_id = remembered.stamp.record_id if remembered is not None else None
         user = self._session_epoch_load(user_id, record_id)
@@ -166,7 +168,7 @@ class UserJudge:
         def refusal(state: EpochState) -> str | None:
             if remembered is not None:
                 return remembered.stamp.refusal(user, state, now, config.limits())
-            return check.STALE if state.has_epoch else None
+            return check.STALE
 
         admitted = self._session_epoch_admit(user, refusal, "remember", record_id)
         if admitted is not None:

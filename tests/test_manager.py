@@ -15,7 +15,7 @@ from helpers import api_login, bearer, is_logged_in, login, user_id
 from test_check import revoke
 
 import flask_session_epoch as fse
-from flask_session_epoch import responses
+from flask_session_epoch import responses, store
 
 
 def ping(client: FlaskClient, token: str) -> int:
@@ -84,6 +84,26 @@ def test_tampered_token_claim_is_refused(app: Flask, client: FlaskClient, claim:
     with app.test_request_context():
         token = create_access_token(identity=str(user_id(app)), additional_claims={"sep": claim})
     assert ping(client, token) == 401
+
+
+def test_legacy_two_item_claim_with_generations_that_do_not_exist_is_refused(app: Flask, client: FlaskClient) -> None:
+    """0.2's claim ``[user generation, global generation]``: only the generations in force vouch,
+    whatever ``iat`` says."""
+    revoke(app)
+    time.sleep(1.1)  # iat counts whole seconds: these are all minted after the epoch
+    with app.app_context():
+        current = list(store.load_state(app.extensions["test_db"].session, app.appbuilder.sm.user_model,
+                                        user_id(app)).generations)
+    with app.test_request_context():
+        tokens = {
+            tuple(claim): create_access_token(identity=str(user_id(app)), additional_claims={"sep": claim})
+            for claim in ([current[0] + 5, current[1]], [current[0], current[1] + 1], [current[0] - 1, current[1]],
+                          current)
+        }
+    assert {claim: ping(client, token) for claim, token in tokens.items()} == {
+        (current[0] + 5, current[1]): 401, (current[0], current[1] + 1): 401, (current[0] - 1, current[1]): 401,
+        tuple(current): 200,
+    }
 
 
 def test_revoke_all_ends_tokens(app: Flask, client: FlaskClient) -> None:
@@ -156,12 +176,12 @@ def test_remember_cookie_issued_before_epoch_cannot_restore(app: Flask) -> None:
     assert client.get_cookie("remember_token") is None
 
 
-def test_remember_cookie_without_companion_cannot_restore_after_epoch(app: Flask) -> None:
+def test_remember_cookie_without_companion_cannot_restore_before_or_after_epoch(app: Flask) -> None:
     client = remember_app(app).test_client()
     client.get("/remember-login")
     client.delete_cookie("session_epoch_remember")
     without_session(client)
-    assert is_logged_in(client)  # no epoch yet: nothing to enforce
+    assert not is_logged_in(client)  # no epoch yet, but no record either: nothing could end it
     revoke(app)
     without_session(client)
     assert not is_logged_in(client)

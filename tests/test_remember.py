@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
@@ -123,3 +124,30 @@ def test_forged_remember_cookie_ids_are_anonymous_never_500(remember_app: Flask)
             client.set_cookie("remember_token", encode_cookie(forged))
         response = client.get("/api/v1/ping/")
         assert response.status_code == 401
+
+
+def _drop_epoch_row(app: Flask, username: str) -> None:
+    """Make ``username`` an account from before the install: no epoch row at all."""
+    with app.app_context():
+        db = app.extensions["test_db"]
+        db.session.execute(sa.delete(fse.UserSessionEpoch.__table__).where(
+            fse.UserSessionEpoch.__table__.c.user_id == user_id(app, username)))
+        db.session.commit()
+
+
+@pytest.mark.parametrize("pre_install", [True, False], ids=["pre-install-account", "post-install-account"])
+def test_a_bare_remember_cookie_without_its_companion_is_refused(remember_app: Flask, pre_install: bool) -> None:
+    """Flask-Login's cookie alone names a user and no session record: nothing could ever end it."""
+    username = ALICE[0]
+    if pre_install:
+        _drop_epoch_row(remember_app, username)
+    else:  # created through FAB after the install: stamped "created"
+        username = "carol"
+        with remember_app.app_context():
+            sm = remember_app.appbuilder.sm
+            assert sm.add_user(username, "Carol", "C", "carol@example.org", sm.find_role("Admin"), "carol-pass-1")
+    token = stolen_remember_token(remember_app, username)
+    attacker = remember_app.test_client()
+    attacker.set_cookie("remember_token", token)
+    assert whoami(attacker) is None
+    assert not is_logged_in(attacker)
