@@ -31,6 +31,10 @@ EXPIRED = "expired"
 IDLE_TIMEOUT = "idle-timeout"
 ABSOLUTE_TIMEOUT = "absolute-timeout"
 SESSION_LIMIT = "session-limit"
+# How a login ended that its user or the proxy ended.
+LOGOUT = "logout"
+PROXY_SWITCH = "proxy-switch"
+PROXY_UNREADABLE = "proxy-unreadable"
 
 
 @dataclasses.dataclass(frozen=True)

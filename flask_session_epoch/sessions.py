@@ -21,6 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import activity, check, config, registry, request_state, signals, store
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
 from .revoke import check_reason, db_session, security_manager
+from .session_keys import SESSION_KEY_EPOCH
+
+if t.TYPE_CHECKING:
+    from flask.sessions import SessionMixin
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -235,6 +239,19 @@ def end_one(record_id: str, *, reason: str, by: str, user_id: int) -> bool:
         signals.session_ended.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
                                    user_id=user_id, reason=reason, actor=by)
     return ended
+
+
+def end_login(login: SessionMixin, *, reason: str, by: str) -> bool:
+    """End the record of the login ``session`` holds, wherever its copies are.
+
+    Every way a login ends (a logout, the proxy switching users or asserting what
+    cannot be read) calls this before the session's keys are forgotten. The signed
+    stamp in ``login`` names the record and whose it is; only that user's record ends.
+    """
+    stamp = check.read_stamp(login.get(SESSION_KEY_EPOCH))
+    if stamp is None or stamp.record_id is None:
+        return False
+    return end_one(stamp.record_id, reason=reason, by=by, user_id=stamp.user_id)
 
 
 def verified_token_claims() -> dict[str, t.Any] | None:
