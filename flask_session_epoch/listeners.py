@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, g, has_app_context, has_request_context, session
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, object_session
 from werkzeug.local import LocalProxy
 
-from . import config, request_state, signals, store
+from . import check, config, request_state, signals, store
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -69,11 +69,13 @@ def _after_user_update(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
         return
     at = store.utcnow()
     who = actor()
-    store.stamp_user(connection, target.id, at, reason, who)
+    # Users who change their own password stay logged in in this session.
+    keep = reason == "password-change" and who == str(target.id) and has_request_context()
+    own = check.record_id_of_session(session) if keep and str(session.get("_user_id")) == who else None
+    store.stamp_user(connection, target.id, at, reason, who, config.limits(), keep=own)
     log.info("Stamped session epoch of user %s (reason=%s, actor=%s)", target.id, reason, who)
     queue_signal(object_session(target), user_id=target.id, reason=reason, actor=who, at=at)
-    if reason == "password-change" and who == str(target.id) and has_request_context():
-        # Users who change their own password stay logged in in this session.
+    if keep:
         request_state.current().keep_user = target.id
 
 

@@ -113,27 +113,20 @@ def _what_ended(ended: tuple[t.Any, t.Any, t.Any], times: tuple[dt.datetime, dt.
                 now: dt.datetime) -> tuple[t.Any, t.Any, t.Any]:
     """``(ended at, reason, by)`` of a record; Nones while it holds.
 
-    Its own end if it has one, else the first to pass of its expiry, its idle and
-    absolute limits and the epochs it was started under.
+    Its own end if it has one (a stamp writes it on the records it ends), else the
+    first to pass of its expiry, its idle and absolute limits and, for a record under
+    older generations that no stamp marked (one started while the stamp was being
+    made), the epochs now in force.
 
     :param times: the record's ``(started_at, last_active_at, expires_at)``.
     """
     if ended[0] is not None:
         return ended
-    started_at, last_active_at, expires_at = times
-    limits = config.limits()
-    ends: list[tuple[t.Any, t.Any, t.Any]] = [
-        (at, reason, "system") for at, reason in (
-            (expires_at, check.EXPIRED),
-            (None if limits.idle is None else last_active_at + dt.timedelta(seconds=limits.idle),
-             check.IDLE_TIMEOUT),
-            (None if limits.absolute is None else started_at + dt.timedelta(seconds=limits.absolute),
-             check.ABSOLUTE_TIMEOUT),
-        ) if at is not None and at <= now
-    ]
-    for generation, epoch in ((generations[0], user_epoch), (generations[1], global_epoch)):
-        if generation != epoch.generation:
-            ends.append((epoch.at, epoch.reason, epoch.actor))
+    at, reason = check.first_end(*times, config.limits())
+    ends = [(at, reason, "system")] if at <= now else []
+    ends += [(epoch.at, epoch.reason, epoch.actor)
+             for generation, epoch in ((generations[0], user_epoch), (generations[1], global_epoch))
+             if generation != epoch.generation]
     # An epoch without a time (none is written so) counts as the earliest.
     return min(ends, key=lambda end: end[0] or dt.datetime.min, default=(None, None, None))
 

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from . import request_state, store
-from .accounts import keep_current_session, sign_out_other_sessions
+from .accounts import keep_current_session, own_record, sign_out_other_sessions
 from .identity import parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions
@@ -178,7 +178,7 @@ class SessionEpochView(BaseView):
     @has_access
     def revoke_all(self) -> t.Any:
         if csrf_ok():
-            invalidate_all_sessions(reason="revoke-all")
+            invalidate_all_sessions(reason="revoke-all", keep_record=own_record(current_user.id))
             keep_current_session(current_user.id)
             flash(lazy_gettext("Every session and token of every user has ended; yours was kept."), "info")
         return redirect_after_own_stamp(url_for(".revoke_all_form"))

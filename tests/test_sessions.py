@@ -322,7 +322,7 @@ def test_expired_records_are_marked_and_old_ones_pruned(app: Flask, client: Flas
         db.execute(sa.update(SessionRecord).values(expires_at=now - dt.timedelta(seconds=1)))
         db.commit()
         assert not is_logged_in(client)  # a record past its expiry no longer holds
-        assert registry.expire(db.connection(), now, 10) == 1
+        assert registry.expire(db.connection(), now, 10, check.NO_LIMITS) == 1
         db.commit()
         assert db.get(SessionRecord, record.id).end_reason == check.EXPIRED
         assert registry.prune(db.connection(), now + dt.timedelta(days=31), 10) == 1
