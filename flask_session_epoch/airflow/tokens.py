@@ -120,7 +120,3 @@ def write_record_update(session: Session, record_id: str, update: str, now: dt.d
         return False
     return registry.end(session.connection(), record_id, update, "system", now)
 
-
-def claim_for(session: Session, user_model: t.Any, user: t.Any, record_id: str | None) -> list[t.Any]:
-    """Our claim for a token being minted for ``user`` now, under the session record ``record_id``."""
-    return check.token_claim(user, store.load_state(session, user_model, user.id), record_id)
