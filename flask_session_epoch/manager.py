@@ -83,10 +83,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
 def _forget_on_logout(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
     """Flask-Login's ``logout_user()`` (FAB's ``/logout/``): the session's record ends, so every
     copy of the cookie is dead; and our keys go with Flask-Login's."""
-    record_id = check.record_id_of_session(session)
-    user_id = getattr(user, "id", None)
-    if record_id is not None and isinstance(user_id, int):
-        sessions.end_one(record_id, reason="logout", by=str(user_id), user_id=user_id)
+    sessions.end_at_logout(check.record_id_of_session(session), getattr(user, "id", None))
     session_keys.forget(session)
 
 

@@ -237,6 +237,17 @@ def end_one(record_id: str, *, reason: str, by: str, user_id: int) -> bool:
     return ended
 
 
+def end_at_logout(record_id: str | None, user_id: int | None) -> bool:
+    """A logout: end the record of the credential signed out (reason ``logout``, by its user).
+
+    Every logout goes through here: FAB's ``logout_user()`` and Airflow's own logout.
+    A credential without a record, or without a user, ends nothing.
+    """
+    if record_id is None or not isinstance(user_id, int):
+        return False
+    return end_one(record_id, reason="logout", by=str(user_id), user_id=user_id)
+
+
 def verified_token_claims() -> dict[str, t.Any] | None:
     """The claims of the JWT this request was authenticated with, if any."""
     from flask_jwt_extended import get_jwt

@@ -19,11 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import check, config, logins, signals, store
 from ..identity import parse_user_id
-from . import records, tokens
+from . import logout, records, tokens
 from .security_manager import SessionEpochAirflowSecurityManager
 
 if t.TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from fastapi import FastAPI
     from flask import Flask
 
 log = logging.getLogger("flask_session_epoch")
@@ -92,6 +93,19 @@ class SessionEpochFabAuthManager(FabAuthManager):
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=refused.description) from None
         claims[config.get("JWT_CLAIM", app)] = check.token_claim(user, state, record_id)
         return claims
+
+    def get_fastapi_app(self) -> FastAPI | None:
+        """The provider's API, whose ``GET /logout`` also ends the session it signs out (see :mod:`.logout`)."""
+        api = super().get_fastapi_app()
+        if api is not None:
+            logout.install(api, self._settings_app(), self._get_token_validator)
+        return api
+
+    def revoke_token(self, token: str) -> None:
+        """Airflow's API logout (``GET /api/v2/auth/logout``): the token's id is revoked, and its session ends."""
+        super().revoke_token(token)
+        app = self._settings_app()
+        logout.end(app, [logout.of_token(app, self._get_token_validator(), token)])
 
     def create_token(self, headers: dict[str, str], body: dict[str, t.Any]) -> t.Any:
         """A password login for a token (``POST /auth/token``): its token gets a record of its own."""

@@ -275,6 +275,40 @@ def test_tokens_minted_from_a_token_belong_to_its_record_and_end_with_it(api_ser
     assert refused_as_sign_in_again(api(api_server, headers=bearer(from_api_login)))
 
 
+def test_airflow_logout_ends_the_session_and_every_copy_of_it(api_server: ApiServer,
+                                                              make_user: t.Callable[..., Account]) -> None:
+    me = make_user()
+    held, other = sign_in(api_server, me), sign_in(api_server, me)
+    copied = {"session": held.browser.cookies["session"], "_token": browser_token(held)}
+    record = t.cast(str, record_of(copied["_token"]))
+    out = held.browser.get(f"{api_server.url}/auth/logout", allow_redirects=False, timeout=30)
+    assert out.status_code == 307 and "/auth/login" in out.headers["location"]
+    replayed = requests.Session()
+    replayed.cookies.set("session", copied["session"])
+    landed = page(api_server, replayed)
+    assert landed.status_code == 302 and "/auth/login/" in landed.headers["Location"], landed.text[:300]
+    assert refused_as_sign_in_again(api(api_server, cookies={"_token": copied["_token"]}))
+    ended = sessions_of(api_server, me)[record]
+    assert (ended["active"], ended["end_reason"], ended["ended_by"]) == (False, "logout", str(me.id))
+    assert_served(api_server, other)  # the user's other sessions live on
+    # The API's logout (a script's, with its bearer token) ends that login's session too.
+    api_record = t.cast(str, record_of(other.api_token))
+    successor = ui_token(api_server, headers=bearer(other.api_token))
+    out = requests.get(f"{api_server.url}/api/v2/auth/logout", headers=bearer(other.api_token),
+                       allow_redirects=False, timeout=30)
+    assert out.status_code == 307
+    assert sessions_of(api_server, me)[api_record]["end_reason"] == "logout"
+    assert refused_as_sign_in_again(api(api_server, headers=bearer(successor)))
+
+
+def test_a_junk_token_is_refused_not_500(api_server: ApiServer) -> None:
+    for junk in ("junk", "a.b.c"):
+        assert api(api_server, headers=bearer(junk)).status_code in (401, 403)
+        out = requests.get(f"{api_server.url}/auth/logout", cookies={"_token": junk, "session": junk},
+                           allow_redirects=False, timeout=30)
+        assert out.status_code == 307
+
+
 # -- the command line and the database ------------------------------------------------
 
 
