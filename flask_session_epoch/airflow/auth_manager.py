@@ -17,7 +17,7 @@ from flask import current_app
 from jwt import InvalidTokenError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import check, config, logins, signals, store
+from .. import activity, check, config, logins, signals, store
 from ..identity import parse_user_id
 from . import logout, records, tokens
 from .security_manager import SessionEpochAirflowSecurityManager
@@ -156,17 +156,21 @@ class SessionEpochFabAuthManager(FabAuthManager):
                 return "The token could not be checked"
             return "Token has been revoked" if jti and RevokedToken.is_revoked(jti) else None
         reason = tokens.refusal(payload, subject, config.get("JWT_CLAIM", app), config.limits(app))
-        self._keep_record(app, subject, served=reason is None)
+        self._keep_record(app, subject, payload, served=reason is None)
         if reason is not None and not subject.revoked:
             log.info("Refused the Airflow token of user %s: %s", user_id, reason)
             signals.session_rejected.send(app, user_id=user_id, via="jwt", reason="stale")
         return reason
 
     @staticmethod
-    def _keep_record(app: Flask, subject: tokens.TokenSubject, *, served: bool) -> None:
+    def _keep_record(app: Flask, subject: tokens.TokenSubject, claims: t.Mapping[str, t.Any], *,
+                     served: bool) -> None:
         """Record the session's activity (at most once per interval), or its end at a limit.
 
-        In a transaction of its own: a failed write never decides whether the token holds.
+        Activity through a browser's token moves its expiry as a checked FAB page does
+        (as plain Airflow serves a busy UI for as long as its ``_token`` lives), but never
+        past that token's own expiry. In a transaction of its own: a failed write never
+        decides whether the token holds.
         """
         now = store.utcnow()
         interval = dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL", app))
@@ -174,9 +178,12 @@ class SessionEpochFabAuthManager(FabAuthManager):
         record = subject.state.record
         if update is None or record is None:
             return
+        expires_at = None
+        if update == tokens.TOUCH:
+            expires_at = tokens.expiry_after_activity(activity.expiry_after_activity(record, now, app), claims)
         try:
             with create_session() as session:
-                ended = tokens.write_record_update(session, record.id, update, now)
+                ended = tokens.write_record_update(session, record.id, update, now, expires_at)
         except SQLAlchemyError:
             log.error("Could not write to the session record of user %s", subject.user.id, exc_info=True)
             return

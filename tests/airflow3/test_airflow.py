@@ -412,5 +412,15 @@ def test_the_uis_api_calls_keep_an_idle_limited_session_going_and_an_idle_one_en
                       "end_reasons": ["idle-timeout"], "signalled": ["idle-timeout"]}
 
 
+def test_the_uis_api_calls_keep_the_session_past_the_cookies_lifetime_but_not_past_its_token(
+        airflow_home: t.Any) -> None:
+    result = inprocess(airflow_home, "busy", AIRFLOW__FAB__SESSION_LIFETIME_MINUTES="2",
+                       AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME="600")
+    # Plain Airflow serves a busy UI for as long as its _token lives, whatever the cookie's lifetime.
+    assert result["busy"] == [200] * 9
+    assert result["record_past_token_s"] <= 0  # the record never outlives the token that kept it going
+    assert (result["then_busy"], result["then_idle"]) == (200, 403)
+
+
 def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
     assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403}
