@@ -7,7 +7,8 @@ environment of ``conftest.airflow_env``; prints one JSON line.
               the session cookie, once warm (Airflow's user cache filled): the password
               form, and the profile page (which also shows when sessions last ended).
 ``lifetime``  ``[fab] session_max_lifetime_minutes`` (set to 1) beside the epoch.
-``legacy``    a token minted before the install (no claim of ours), before and after a revoke.
+``legacy``    a token minted before the install (no claim of ours), and one it mints, before and
+              after a revoke.
 ``idle``      ``SESSION_EPOCH_IDLE_TIMEOUT`` (120 s, activity every 30 s) for the UI's ``_token``:
               the UI's own API calls keep the session going; one left idle ends.
 ``busy``      ``[fab] session_lifetime_minutes`` (2) below ``[api_auth] jwt_expiration_time`` (600 s):
@@ -123,8 +124,10 @@ def lifetime() -> dict[str, t.Any]:
             "past_without_a_request_between": past_untouched}
 
 
-def legacy() -> dict[str, int]:
+def legacy() -> dict[str, t.Any]:
     import time
+
+    import jwt
 
     from flask_session_epoch import invalidate_sessions
 
@@ -136,13 +139,18 @@ def legacy() -> dict[str, int]:
     token = auth_manager._get_token_signer().generate({"sub": str(user_id)})
     client = TestClient(app)
 
-    def status() -> int:
-        return client.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"}).status_code
+    def status(jwt_value: str) -> int:
+        return client.get("/api/v2/dags", headers={"Authorization": f"Bearer {jwt_value}"}).status_code
 
-    before = status()
+    before = status(token)
+    # A token it mints (POST /ui/auth/token) starts a session of its own: it has nothing else to join.
+    minted = client.post("/ui/auth/token", json={}, headers={"Authorization": f"Bearer {token}"})
+    successor = minted.json()["access_token"]
+    successor_record = jwt.decode(successor, options={"verify_signature": False})["sep"][3]
     with auth_manager.flask_app.app_context():
         invalidate_sessions(user_id, reason="test")
-    return {"before": before, "after": status()}
+    return {"before": before, "after": status(token), "successor_has_a_record": successor_record is not None,
+            "successor_after": status(successor)}
 
 
 def idle() -> dict[str, t.Any]:

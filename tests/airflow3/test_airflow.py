@@ -423,4 +423,5 @@ def test_the_uis_api_calls_keep_the_session_past_the_cookies_lifetime_but_not_pa
 
 
 def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
-    assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403}
+    assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403, "successor_has_a_record": True,
+                                                 "successor_after": 403}
