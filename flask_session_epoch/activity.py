@@ -45,18 +45,22 @@ def note(state: EpochState | None, now: dt.datetime) -> None:
     request_state.current().touched[record.id] = expiry_after_activity(record, now)
 
 
-def expiry_after_activity(record: registry.RecordState, now: dt.datetime) -> dt.datetime | None:
+def expiry_after_activity(record: registry.RecordState, now: dt.datetime,
+                          app: Flask | None = None) -> dt.datetime | None:
     """The new last moment a copy of the record's credential can be presented, after activity now.
 
     A checked request re-signs a browser's cookie; an API login's tokens keep the expiry
     they were minted with (None: unchanged).
+
+    :param app: the app whose settings apply (default: the current app).
     """
-    return browser_expiry(now) if record.kind == registry.BROWSER else None
+    return browser_expiry(now, app) if record.kind == registry.BROWSER else None
 
 
-def browser_expiry(now: dt.datetime) -> dt.datetime:
+def browser_expiry(now: dt.datetime, app: Flask | None = None) -> dt.datetime:
     """The last moment a browser's cookie, re-signed by a checked request now, can come back."""
-    return now + current_app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
+    app = app if app is not None else current_app
+    return now + app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL", app))
 
 
 def end_after_response(record_id: str, user_id: int, reason: str) -> None:

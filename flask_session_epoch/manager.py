@@ -83,8 +83,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
 def _forget_on_logout(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
     """Flask-Login's ``logout_user()`` (FAB's ``/logout/``): the session's record ends, so every
     copy of the cookie is dead; and our keys go with Flask-Login's."""
-    user_id = getattr(user, "id", None)
-    sessions.end_login(session, reason=check.LOGOUT, by=str(user_id) if isinstance(user_id, int) else "system")
+    sessions.end_login(check.record_id_of_session(session), getattr(user, "id", None))
     session_keys.forget(session)
 
 

@@ -21,10 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import activity, check, config, registry, request_state, signals, store
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
 from .revoke import check_reason, db_session, security_manager
-from .session_keys import SESSION_KEY_EPOCH
-
-if t.TYPE_CHECKING:
-    from flask.sessions import SessionMixin
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -234,17 +230,19 @@ def end_one(record_id: str, *, reason: str, by: str, user_id: int) -> bool:
     return ended
 
 
-def end_login(login: SessionMixin, *, reason: str, by: str) -> bool:
-    """End the record of the login ``session`` holds, wherever its copies are.
+def end_login(record_id: str | None, user_id: int | None, *, reason: str = check.LOGOUT,
+              by: str | None = None) -> bool:
+    """End the record of a login being signed out, wherever the copies of its credentials are.
 
-    Every way a login ends (a logout, the proxy switching users or asserting what
-    cannot be read) calls this before the session's keys are forgotten. The signed
-    stamp in ``login`` names the record and whose it is; only that user's record ends.
+    Every way a login ends goes through here before its keys are forgotten: FAB's
+    ``logout_user()``, Airflow's own logout, the proxy switching users or asserting what
+    cannot be read. A credential without a record, or without a user, ends nothing.
+
+    :param by: who ended it (default: the user, as at a logout).
     """
-    stamp = check.read_stamp(login.get(SESSION_KEY_EPOCH))
-    if stamp is None or stamp.record_id is None:
+    if record_id is None or not isinstance(user_id, int):
         return False
-    return end_one(stamp.record_id, reason=reason, by=by, user_id=stamp.user_id)
+    return end_one(record_id, reason=reason, by=by or str(user_id), user_id=user_id)
 
 
 def verified_token_claims() -> dict[str, t.Any] | None:
