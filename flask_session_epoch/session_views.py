@@ -26,8 +26,14 @@ from .views import csrf_ok, format_utc, redirect_after_own_stamp, safe_back
 
 #: FAB permission name of the *Sessions* list and of ending anyone's session from a user's page.
 SESSIONS_PERMISSION_VIEW = "SessionRecordView"
-# Both views name the same permissions: FAB drops a shared name's permissions that one lacks.
+# Both views name the same permissions: at every start FAB drops (or, while a role holds
+# it, warns that it cannot drop) a shared name's permission that one of them lacks.
 _PERMISSIONS = ["can_list", "can_show", "can_endsession"]
+# FAB names an action's permission after the action ("endsession"), unless the method is
+# mapped: then it is "can_" + the mapped name, the one the user pages' *End session* needs.
+# The action's old permission (0.3.0 gave it to Admin) is what FAB infers as the previous
+# name, so ``flask fab security-converge`` moves every role's grant over and drops it.
+_ACTIONS = {"endsession": "endsession"}
 
 
 def status_of(record: t.Any) -> str:
@@ -84,7 +90,8 @@ def sessions_view() -> type[ModelView]:
         datamodel = _RecordInterface(SessionRecord)
         route_base = "/sessionrecords"
         class_permission_name = SESSIONS_PERMISSION_VIEW
-        base_permissions = _PERMISSIONS
+        base_permissions = list(_PERMISSIONS)
+        method_permission_name = _ACTIONS
         list_title = lazy_gettext("Sessions")
         list_columns = ["user", "device", "ip", "auth_method", "kind", "started_at", "last_active_at",
                         "session_status"]
@@ -138,7 +145,7 @@ class EndSessionView(BaseView):
 
     route_base = "/sessionepoch/sessions"
     class_permission_name = SESSIONS_PERMISSION_VIEW
-    base_permissions = _PERMISSIONS
+    base_permissions = list(_PERMISSIONS)
     method_permission_name = {"end_any": "endsession"}
 
     @expose("/<record_id>/end/", methods=["POST"])
