@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy.orm import foreign, relationship
 
-from . import request_state, sessions
+from . import request_state, session_filters, sessions
 from .identity import parse_record_id
 from .models import SessionRecord
 from .revoke import db_session, security_manager
@@ -37,7 +37,8 @@ _ACTIONS = {"endsession": "endsession"}
 
 
 def status_of(record: t.Any) -> str:
-    """A record's state as the lists show it: "active", or why and when it ended.
+    """A record's state as the lists show it: "active", or why and when it ended; the
+    session of the request asking is marked "this session".
 
     The first call in a request reads the epochs of the users of every record the page
     loaded, in one statement: the status costs the same for 20 rows as for 2.
@@ -48,9 +49,10 @@ def status_of(record: t.Any) -> str:
         loaded = [obj for obj in db.identity_map.values() if isinstance(obj, SessionRecord)]
         known.update(sessions.statuses([*loaded, record]))
     ended_at, reason = known[record.id]
-    if ended_at is None:
-        return str(lazy_gettext("active"))
-    return f"{reason or 'ended'}, {format_utc(ended_at)}"
+    status = str(lazy_gettext("active")) if ended_at is None else f"{reason or 'ended'}, {format_utc(ended_at)}"
+    if record.id == sessions.current_record_id():
+        return f"{status} ({lazy_gettext('this session')})"
+    return status
 
 
 def sessions_of(user_id: int, state: str | None = None, limit: int = 50) -> list[sessions.SessionInfo]:
@@ -74,8 +76,15 @@ def _user_relationship(user_model: t.Any) -> t.Any:
 
 
 class _RecordInterface(SQLAInterface):
-    """FAB's interface over the records that finds nothing, without a query, for an id no
-    record can have: FAB's show page and actions pass the URL's or the form's id here."""
+    """FAB's interface over the records, with the filters of :mod:`.session_filters`, that
+    finds nothing, without a query, for an id no record can have: FAB's show page and
+    actions pass the URL's or the form's id here."""
+
+    filter_converter_class = session_filters.RecordFilterConverter
+
+    def get_filters(self, search_columns: t.Any = None, search_filters: t.Any = None) -> t.Any:
+        return session_filters.RecordFilters(self.filter_converter_class, self, search_columns=search_columns or [],
+                                             search_filters=search_filters)
 
     def get(self, id: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:  # noqa: A002 - FAB's name
         if parse_record_id(id) is None:

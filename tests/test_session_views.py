@@ -8,9 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import datetime as dt
+import typing as t
+
 import pytest
+import sqlalchemy as sa
 from databases import dispose
-from fabapp import create_app
+from fabapp import ADMIN, create_app
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import login
+
+import flask_session_epoch as fse
+from flask_session_epoch import sessions, store
+from flask_session_epoch.models import SessionRecord
 
 REFUSED = "Refused to delete permission view"
 
@@ -66,3 +77,88 @@ def test_security_converge_moves_the_old_action_permission_of_an_existing_instal
     with caplog.at_level(logging.WARNING):
         make_app()
     assert not _refusals(caplog)
+
+
+# -- the admin's Sessions list: filters by what the Status column says ------------------------
+
+
+def record_id_of(client: FlaskClient) -> str:
+    with client.session_transaction() as sess:
+        return t.cast(str, sess[fse.SESSION_KEY_EPOCH][4])
+
+
+def listed(admin: FlaskClient, **filters: str) -> str:
+    response = admin.get("/sessionrecords/list/", query_string={**filters, "psize_SessionRecordView": "100"})
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def shown(page: str, ids: dict[str, str]) -> set[str]:
+    return {name for name, record_id in ids.items() if f"/sessionrecords/show/{record_id}" in page}
+
+
+@pytest.mark.all_databases
+def test_the_sessions_list_filters_by_active_ended_and_reason(app: Flask) -> None:
+    clients = {name: app.test_client() for name in ("active", "disabled", "expired", "logout")}
+    for client in clients.values():
+        login(client)
+    admin = app.test_client()
+    login(admin, ADMIN)
+    ids = {name: record_id_of(client) for name, client in clients.items()}
+    ids["admin"] = record_id_of(admin)
+    clients["logout"].get("/logout/")
+    with app.app_context():
+        uid = app.appbuilder.sm.find_user("alice").id
+        assert sessions.end_one(ids["disabled"], reason="disable", by="1", user_id=uid)
+        db = app.appbuilder.sm.session
+        past = store.utcnow() - dt.timedelta(seconds=5)  # past its expiry, not yet marked
+        db.execute(sa.update(SessionRecord).where(SessionRecord.id == ids["expired"]).values(expires_at=past))
+        db.commit()
+    everything = listed(admin)
+    assert shown(everything, ids) == set(ids)
+    assert all(name in everything for name in ("Is active", "Has ended", "Ended because"))  # offered
+    assert shown(listed(admin, _flt_0_ended_at=""), ids) == {"active", "admin"}
+    assert shown(listed(admin, _flt_1_ended_at=""), ids) == {"disabled", "expired", "logout"}
+    assert shown(listed(admin, _flt_0_end_reason="disable"), ids) == {"disabled"}
+    assert shown(listed(admin, _flt_0_end_reason="expired"), ids) == {"expired"}
+    assert shown(listed(admin, _flt_0_end_reason="logout"), ids) == {"logout"}
+    assert shown(listed(admin, _flt_0_end_reason="no-such-reason"), ids) == set()
+
+
+def test_the_sessions_list_marks_the_admins_own_session(app: Flask) -> None:
+    other = app.test_client()
+    login(other, ADMIN)
+    admin = app.test_client()
+    login(admin, ADMIN)
+    page = listed(admin)
+    assert page.count("this session") == 1
+    own_row = page[page.index(f"/sessionrecords/show/{record_id_of(admin)}"):]
+    own_row = own_row[:own_row.index("</tr>")]
+    assert "this session" in own_row
+
+
+@pytest.mark.parametrize("arg", ["_flt_9_ended_at", "_flt_9_end_reason", "_flt_7_ip", "_flt_0_nosuch"])
+def test_a_filter_that_does_not_exist_is_never_500(app: Flask, arg: str) -> None:
+    admin = app.test_client()
+    login(admin, ADMIN)
+    assert admin.get("/sessionrecords/list/", query_string={arg: "x"}).status_code in (200, 302, 400)
+
+
+@pytest.mark.config(SESSION_EPOCH_IDLE_TIMEOUT=600)
+def test_a_session_past_its_idle_limit_is_filtered_as_the_list_shows_it(app: Flask) -> None:
+    idle, fresh = app.test_client(), app.test_client()
+    login(idle)
+    login(fresh)
+    admin = app.test_client()
+    login(admin, ADMIN)
+    ids = {"idle": record_id_of(idle), "fresh": record_id_of(fresh)}
+    with app.app_context():
+        db = app.appbuilder.sm.session
+        long_ago = store.utcnow() - dt.timedelta(seconds=601)  # not yet marked: nothing presented it since
+        db.execute(sa.update(SessionRecord).where(SessionRecord.id == ids["idle"]).values(last_active_at=long_ago))
+        db.commit()
+    assert "idle-timeout" in listed(admin)
+    assert shown(listed(admin, _flt_0_ended_at=""), ids) == {"fresh"}
+    assert shown(listed(admin, _flt_1_ended_at=""), ids) == {"idle"}
+    assert shown(listed(admin, _flt_0_end_reason="idle-timeout"), ids) == {"idle"}
+    assert shown(listed(admin, _flt_0_end_reason="absolute-timeout"), ids) == set()
