@@ -34,7 +34,7 @@ from .identity import parse_user_id
 from .judge import UserJudge, states
 from .revoke import db_session
 from .session_keys import SESSION_KEY_LOGIN_AT
-from .views import SessionEpochView, ended_at, with_epoch_actions
+from .views import SessionEpochView, ended_at, my_sessions_url, with_epoch_actions
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -76,6 +76,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
     app.jinja_env.globals.setdefault("session_epoch_sessions", session_views.sessions_of)
+    app.jinja_env.globals.setdefault("session_epoch_my_sessions_url", my_sessions_url)
     if not hasattr(sm.user_model, "session_epoch_ended_at"):
         sm.user_model.session_epoch_ended_at = property(ended_at)
 

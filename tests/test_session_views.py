@@ -162,3 +162,56 @@ def test_a_session_past_its_idle_limit_is_filtered_as_the_list_shows_it(app: Fla
     assert shown(listed(admin, _flt_1_ended_at=""), ids) == {"idle"}
     assert shown(listed(admin, _flt_0_end_reason="idle-timeout"), ids) == {"idle"}
     assert shown(listed(admin, _flt_0_end_reason="absolute-timeout"), ids) == set()
+
+
+# -- self-service: "Where you're signed in" for every signed-in user ----------------------
+
+BOB = ("bob", "bob-pass-123")
+MY_SESSIONS = "/sessionepoch/my-sessions/"
+
+
+def add_user_without_permissions(app: Flask) -> None:
+    """A user whose only role is FAB's Public role, which has no permission at all here."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        public = sm.find_role(app.config["AUTH_ROLE_PUBLIC"])
+        assert public is not None and not public.permissions
+        sm.add_user(BOB[0], "Bob", "Plain", "bob@example.org", public, BOB[1])
+        sm.session.remove()
+
+
+def test_every_signed_in_user_sees_and_ends_their_own_sessions(app: Flask) -> None:
+    add_user_without_permissions(app)
+    here, there, elsewhere = app.test_client(), app.test_client(), app.test_client()
+    for client in (here, there, elsewhere):
+        login(client, BOB)
+    page = here.get(MY_SESSIONS)
+    assert page.status_code == 200, page.status_code
+    text = page.get_data(as_text=True)
+    assert "signed in" in text and "this session" in text
+    assert record_id_of(there) in text and record_id_of(elsewhere) in text
+    ended = here.post(f"/sessionepoch/sessions/{record_id_of(there)}/end/", headers={"Referer": f"http://localhost{MY_SESSIONS}"})
+    assert ended.status_code == 302 and ended.headers["Location"].endswith(MY_SESSIONS)
+    assert there.get(MY_SESSIONS).status_code == 302  # signed out
+    assert here.post("/sessionepoch/sign-out-others/").status_code == 302
+    assert elsewhere.get(MY_SESSIONS).status_code == 302
+    assert here.get(MY_SESSIONS).status_code == 200
+
+
+def test_the_user_menu_links_to_where_you_are_signed_in(app: Flask) -> None:
+    add_user_without_permissions(app)
+    client = app.test_client()
+    login(client, BOB)
+    for path in ("/", MY_SESSIONS):
+        assert f'href="{MY_SESSIONS}"' in client.get(path).get_data(as_text=True), path
+
+
+def test_where_you_are_signed_in_sends_anonymous_users_to_login(app: Flask) -> None:
+    response = app.test_client().get(MY_SESSIONS)
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    assert "next=" in response.headers["Location"]
+    add_user_without_permissions(app)
+    client = app.test_client()
+    signed_in = client.post(response.headers["Location"], data={"username": BOB[0], "password": BOB[1]})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith(MY_SESSIONS)
+    assert MY_SESSIONS not in app.test_client().get("/login/").get_data(as_text=True)
