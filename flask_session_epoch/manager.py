@@ -24,6 +24,7 @@ from . import (
     remember,
     request_state,
     responses,
+    schema,
     session_keys,
     session_views,
     sessions,
@@ -58,7 +59,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     config.validate(app)
     app.extensions[EXTENSION_KEY] = sm
     listeners.register(sm.user_model)
-    app.extensions[listeners.TABLES_READY] = store.tables_exist(db_session(sm))
+    schema.check_at_startup(app, db_session(sm).get_bind(), sm)
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     user_logged_out.connect(_forget_on_logout, app, weak=False)
     app.before_request(responses.carry_ended_over)

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy.orm import foreign, relationship
 
-from . import request_state, session_filters, sessions
+from . import request_state, schema, session_filters, sessions
 from .identity import parse_record_id
 from .models import SessionRecord
 from .revoke import db_session, security_manager
@@ -56,7 +56,9 @@ def status_of(record: t.Any) -> str:
 
 
 def sessions_of(user_id: int, state: str | None = None, limit: int = 50) -> list[sessions.SessionInfo]:
-    """A user's sessions for a template (newest first)."""
+    """A user's sessions for a template (newest first); none while our schema is missing."""
+    if not schema.ready():
+        return []
     found, _ = sessions.list_sessions(user_id=user_id, state=state, page_size=limit)
     return found
 
@@ -86,7 +88,7 @@ class _RecordInterface(SQLAInterface):
         return session_filters.RecordFilters(self.filter_converter_class, self, search_columns=search_columns or [],
                                              search_filters=search_filters)
 
-    def get(self, id: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:  # noqa: A002 - FAB's name
+    def get(self, id: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         if parse_record_id(id) is None:
             return None
         return super().get(id, *args, **kwargs)

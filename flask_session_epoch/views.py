@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from . import request_state, store
+from . import request_state, schema, store
 from .accounts import keep_current_session, sign_out_other_sessions
 from .identity import parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch
@@ -46,6 +46,8 @@ def ended_at(user: t.Any) -> t.Any:
     The first call in a request reads the epochs of every user the page has loaded, in
     one statement: a page of 100 users costs what a page of 2 does.
     """
+    if not schema.ready():
+        return None
     known = request_state.current().ended_at_column
     if user.id not in known:
         sm = current_app.appbuilder.sm  # type: ignore[attr-defined]

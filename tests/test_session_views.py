@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
-
-import datetime as dt
 import typing as t
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
