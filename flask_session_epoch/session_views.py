@@ -13,9 +13,11 @@ import typing as t
 from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.actions import action as row_action
+from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import foreign, relationship
 
 from . import request_state, schema, session_filters, sessions
@@ -116,6 +118,17 @@ def sessions_view() -> type[ModelView]:
         label_columns = {"auth_method": lazy_gettext("Via"), "session_status": lazy_gettext("Status"),
                          "ip": lazy_gettext("IP address"), "ended_by": lazy_gettext("Ended by")}
         formatters_columns = dict.fromkeys(("started_at", "last_active_at", "expires_at", "ended_at"), format_utc)
+
+        def _list(self, **kwargs: t.Any) -> t.Any:
+            # A filter value the database cannot compare (a NUL byte on PostgreSQL, a character
+            # outside a MariaDB column's character set) is a message, not a 500: FAB flashes it.
+            try:
+                return super()._list(**kwargs)
+            except (SQLAlchemyError, ValueError):
+                self.datamodel.session.rollback()
+                if not any(arg.startswith("_flt_") for arg in request.args):
+                    raise
+                raise FABException(str(lazy_gettext("The filter cannot be applied to the sessions."))) from None
 
         @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
         def action(self, name: str, pk: str) -> t.Any:

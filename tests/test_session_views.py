@@ -214,3 +214,14 @@ def test_where_you_are_signed_in_sends_anonymous_users_to_login(app: Flask) -> N
     signed_in = client.post(response.headers["Location"], data={"username": BOB[0], "password": BOB[1]})
     assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith(MY_SESSIONS)
     assert MY_SESSIONS not in app.test_client().get("/login/").get_data(as_text=True)
+
+
+@pytest.mark.all_databases
+@pytest.mark.parametrize("arg", ["_flt_0_end_reason", "_flt_2_end_reason", "_flt_0_ip", "_flt_2_ended_at",
+                                 "_flt_0_user", "_flt_1_user"])
+def test_a_hostile_filter_value_is_never_500(app: Flask, arg: str) -> None:
+    admin = app.test_client()
+    login(admin, ADMIN)
+    for value in ("a\x00b", "\x00", "abc", "99999999999999999999999", "\u0663"):
+        response = admin.get("/sessionrecords/list/", query_string={arg: value})
+        assert response.status_code in (200, 302, 400), (value, response.status_code)
