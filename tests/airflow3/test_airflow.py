@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import typing as t
@@ -328,5 +329,12 @@ def test_where_you_are_signed_in_is_open_to_every_signed_in_user(api_server: Api
     listed = here.get(url, allow_redirects=False, timeout=30)
     assert listed.status_code == 200, listed.text[:300]
     assert "signed in" in listed.text and "this session" in listed.text and listed.text.count("data-session=") == 2
+    [other] = re.findall(r'action="[^"]*/sessionepoch/sessions/([^/"]+)/end/"', listed.text)
+    ended = here.post(f"{api_server.url}/auth/sessionepoch/sessions/{other}/end/",
+                      data={"csrf_token": csrf_token(listed.text)}, headers={"Referer": url}, allow_redirects=False,
+                      timeout=30)
+    assert ended.status_code == 302, ended.text[:300]
+    assert there.get(url, allow_redirects=False, timeout=30).status_code == 302  # signed out
+    assert here.get(url, allow_redirects=False, timeout=30).status_code == 200
     anonymous = requests.get(url, allow_redirects=False, timeout=30)
     assert anonymous.status_code == 302 and "/auth/login/" in anonymous.headers["Location"]
