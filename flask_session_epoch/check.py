@@ -14,7 +14,7 @@ import math
 import time
 import typing as t
 
-from .identity import parse_user_id, user_key
+from .identity import parse_record_id, parse_user_id, user_key
 from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
 
 # Re-exported: their home is .state.
@@ -122,7 +122,7 @@ def _record_id(value: t.Any) -> str | bool | None:
     """A record id as stored, None for none, False if malformed."""
     if value is None:
         return None
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else False
+    return parse_record_id(value) or False
 
 
 def read_stamp(value: t.Any) -> Stamp | None:

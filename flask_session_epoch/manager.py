@@ -24,6 +24,7 @@ from . import (
     remember,
     request_state,
     responses,
+    schema,
     session_keys,
     session_views,
     sessions,
@@ -34,7 +35,7 @@ from .identity import parse_user_id
 from .judge import UserJudge, states
 from .revoke import db_session
 from .session_keys import SESSION_KEY_LOGIN_AT
-from .views import SessionEpochView, ended_at, with_epoch_actions
+from .views import SessionEpochView, ended_at, my_sessions_url, with_epoch_actions
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -58,7 +59,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     config.validate(app)
     app.extensions[EXTENSION_KEY] = sm
     listeners.register(sm.user_model)
-    app.extensions[listeners.TABLES_READY] = store.tables_exist(db_session(sm))
+    schema.check_at_startup(app, db_session(sm).get_bind(), sm)
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     user_logged_out.connect(_forget_on_logout, app, weak=False)
     app.before_request(responses.carry_ended_over)
@@ -76,6 +77,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
     app.jinja_env.globals.setdefault("session_epoch_sessions", session_views.sessions_of)
+    app.jinja_env.globals.setdefault("session_epoch_my_sessions_url", my_sessions_url)
     if not hasattr(sm.user_model, "session_epoch_ended_at"):
         sm.user_model.session_epoch_ended_at = property(ended_at)
 

@@ -16,7 +16,7 @@ import jwt
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import config, request_state, store
+from . import config, request_state, schema, store
 from .models import OidcLogoutTokenUse, OidcSubject
 from .revoke import db_session
 from .state import ProviderLogin as ProviderLogin  # re-exported: its home is .state
@@ -102,7 +102,7 @@ def sid_key_of(login: ProviderLogin | None) -> str | None:
 
 def record_login(sm: t.Any, user: t.Any, login: ProviderLogin | None) -> None:
     """At a login through a provider: remember which user its subject is."""
-    if login is None:
+    if login is None or not schema.ready():
         return
     db = db_session(sm)
     try:

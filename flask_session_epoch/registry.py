@@ -43,7 +43,8 @@ def new_id() -> str:
     """An opaque, unguessable record id (256 random bits), never starting with "-".
 
     Operators paste ids into ``session-epoch end-session ID``, where a leading "-" would
-    be read as an option. Drawing again keeps every other id equally likely.
+    be read as an option. Drawing again keeps every other id equally likely. Every
+    entry point accepts only this shape (:func:`~.identity.parse_record_id`).
     """
     while True:
         value = secrets.token_urlsafe(32)

@@ -7,7 +7,7 @@ import typing as t
 
 from flask import current_app, has_app_context
 
-from . import config, listeners, request_state, store
+from . import config, listeners, request_state, schema, store
 from .identity import MAX_USER_ID, parse_user_id
 
 if t.TYPE_CHECKING:
@@ -20,11 +20,17 @@ MAX_REASON = 64
 
 
 def security_manager() -> t.Any:
+    """The app's security manager, for the Python API (which reads and writes our tables).
+
+    :raises RuntimeError: if the extension is not set up for this app.
+    :raises ~.schema.SchemaMissing: while our tables or columns are missing.
+    """
     if "session_epoch" not in current_app.extensions:
         raise RuntimeError(
             "flask-session-epoch is not set up for this app: use SessionEpochSecurityManager"
             " (FAB_SECURITY_MANAGER_CLASS) or put SessionEpochMixin in front of your security manager."
         )
+    schema.require()
     return current_app.appbuilder.sm  # type: ignore[attr-defined]
 
 

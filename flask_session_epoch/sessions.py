@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import activity, check, config, registry, request_state, signals, store
+from .identity import parse_record_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
 from .revoke import check_reason, db_session, security_manager
 
@@ -185,7 +186,14 @@ def list_sessions(user_id: int | None = None, state: str | None = None, page: in
 
 
 def get_session(record_id: str, user_id: int | None = None) -> SessionInfo | None:
-    """One session by id (and, if given, only if it is that user's)."""
+    """One session by id (and, if given, only if it is that user's).
+
+    An id of another shape than :func:`~.registry.new_id` draws finds nothing, without
+    a query: every entry point (the pages, the REST API, the CLI) passes hostile input
+    through here.
+    """
+    if parse_record_id(record_id) is None:
+        return None
     sm = security_manager()
     joined, _, columns = _listing(sm.user_model)
     conditions = [_R.c.id == record_id]

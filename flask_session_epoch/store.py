@@ -128,16 +128,6 @@ def invalidated_at(session: Session, user_ids: t.Iterable[int]) -> dict[int, dt.
     return {row[0]: row[1] for row in session.execute(stmt)}
 
 
-def tables_exist(session: Session) -> bool:
-    """Whether our epoch tables are in the database (a database error counts as no)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        return bool(inspect(session.get_bind()).has_table(_U.name))
-    except SQLAlchemyError:
-        return False
-
-
 def load_api_key_state(session: Session, api_key_model: t.Any, lookup_hash: str) -> tuple[t.Any, EpochState]:
     """``(created_on, epochs of its user)`` for an API key, in one statement."""
     joined: t.Any = inspect(api_key_model).local_table.outerjoin(_U, _U.c.user_id == api_key_model.user_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import typing as t
@@ -425,3 +426,22 @@ def test_the_uis_api_calls_keep_the_session_past_the_cookies_lifetime_but_not_pa
 def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
     assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403, "successor_has_a_record": True,
                                                  "successor_after": 403}
+
+
+def test_where_you_are_signed_in_is_open_to_every_signed_in_user(api_server: ApiServer,
+                                                                 make_user: t.Callable[..., Account]) -> None:
+    account = make_user()  # Viewer: no permission of ours
+    here, there = (browser_login(api_server, account.username, account.password) for _ in range(2))
+    url = f"{api_server.url}/auth/sessionepoch/my-sessions/"
+    listed = here.get(url, allow_redirects=False, timeout=30)
+    assert listed.status_code == 200, listed.text[:300]
+    assert "signed in" in listed.text and "this session" in listed.text and listed.text.count("data-session=") == 2
+    [other] = re.findall(r'action="[^"]*/sessionepoch/sessions/([^/"]+)/end/"', listed.text)
+    ended = here.post(f"{api_server.url}/auth/sessionepoch/sessions/{other}/end/",
+                      data={"csrf_token": csrf_token(listed.text)}, headers={"Referer": url}, allow_redirects=False,
+                      timeout=30)
+    assert ended.status_code == 302, ended.text[:300]
+    assert there.get(url, allow_redirects=False, timeout=30).status_code == 302  # signed out
+    assert here.get(url, allow_redirects=False, timeout=30).status_code == 200
+    anonymous = requests.get(url, allow_redirects=False, timeout=30)
+    assert anonymous.status_code == 302 and "/auth/login/" in anonymous.headers["Location"]
