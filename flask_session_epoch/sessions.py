@@ -120,7 +120,7 @@ def _what_ended(ended: tuple[t.Any, t.Any, t.Any], times: tuple[dt.datetime, dt.
     if ended[0] is not None:
         return ended
     at, reason = check.first_end(*times, config.limits())
-    ends = [(at, reason, "system")] if at <= now else []
+    ends: list[tuple[t.Any, t.Any, t.Any]] = [(at, reason, "system")] if at <= now else []
     ends += [(epoch.at, epoch.reason, epoch.actor)
              for generation, epoch in ((generations[0], user_epoch), (generations[1], global_epoch))
              if generation != epoch.generation]

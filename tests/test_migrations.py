@@ -294,6 +294,34 @@ def test_the_registry_revision_adds_its_table_and_drops_the_ended_sid_table(bare
     assert "ab_session_epoch_session" not in tables(engine)
 
 
+@pytest.mark.all_databases
+def test_sessions_that_an_epoch_ended_before_0_4_are_marked_once(bare: Flask, engine: sa.engine.Engine) -> None:
+    """0.3 left them open and read their end off the latest stamp; 0006 writes it down."""
+    assert run(bare, "upgrade", "0005_session_registry_indexes").exit_code == 0
+    now = utcnow()
+    later, earlier = now + dt.timedelta(days=1), now - dt.timedelta(days=1)
+    with engine.begin() as conn:
+        uid = conn.execute(sa.text("SELECT id FROM ab_user WHERE username = :u"), {"u": ALICE[0]}).scalar_one()
+        conn.execute(sa.text("INSERT INTO ab_user_session_epoch (user_id, sessions_invalidated_at, generation,"
+                             " reason, actor) VALUES (:u, :at, 2, 'disable', '7')"), {"u": uid, "at": now})
+        for record_id, generation, expires in (("behind", 1, later), ("current", 2, later), ("expired", 1, earlier)):
+            conn.execute(sa.text(
+                "INSERT INTO ab_session_epoch_session (id, user_id, kind, auth_method, user_generation,"
+                " global_generation, started_at, last_active_at, expires_at) VALUES (:id, :u, 'browser', 'db',"
+                " :g, 0, :started, :started, :expires)"),
+                {"id": record_id, "u": uid, "g": generation, "started": earlier - dt.timedelta(hours=1),
+                 "expires": expires})
+    assert run(bare, "upgrade").exit_code == 0
+    assert run(bare, "downgrade", "0005_session_registry_indexes").exit_code == 0
+    assert run(bare, "upgrade").exit_code == 0  # again: nothing changes
+    with engine.connect() as conn:
+        rows = {row[0]: tuple(row[1:]) for row in conn.execute(sa.text(
+            "SELECT id, end_reason, ended_by, ended_at FROM ab_session_epoch_session"))}
+    assert rows["behind"][:2] == ("disable", "7") and rows["behind"][2] is not None
+    assert rows["current"] == (None, None, None)
+    assert rows["expired"] == (None, None, None)  # past its expiry first: the expiry round marks it
+
+
 def test_host_alembic_version_is_untouched(bare: Flask, engine: sa.engine.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
