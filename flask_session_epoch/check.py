@@ -163,21 +163,21 @@ def login_at_is_sane(value: t.Any) -> bool:
     return 0 < value < time.time() + _FUTURE_LEEWAY_SECONDS
 
 
-def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: dt.datetime,
-                    limits: Limits = NO_LIMITS) -> str | None:
+def session_refusal(session: SessionMixin, stamp: Stamp | None, user: t.Any, state: EpochState,
+                    now: dt.datetime, limits: Limits = NO_LIMITS) -> str | None:
     """Why a session is not ``user``'s current login, or None if it is.
 
-    The stamp must name this very user (another user's leftovers never vouch), carry
-    the epochs in force, and its session record must hold (see :func:`record_refusal`).
-    A session from before the stamp existed (no stamp, or 0.2's unbound one) lives only
-    while the user has no epoch at all; one that logged in under an OpenID provider
-    session before the registry existed ends, since nothing else could end it alone.
-    ``state`` must have been read with the stamp's record.
+    The stamp (:func:`session_stamp`, read once per request) must name this very user
+    (another user's leftovers never vouch), carry the epochs in force, and its session
+    record must hold (see :func:`record_refusal`). A session from before the stamp
+    existed (no stamp, or 0.2's unbound one) lives only while the user has no epoch at
+    all; one that logged in under an OpenID provider session before the registry existed
+    ends, since nothing else could end it alone. ``state`` must have been read with the
+    stamp's record.
     """
     login_at = session.get(SESSION_KEY_LOGIN_AT)
     if login_at is not None and not login_at_is_sane(login_at):
         return STALE
-    stamp = read_stamp(session.get(SESSION_KEY_EPOCH))
     if SESSION_KEY_SID in session and (stamp is None or stamp.record_id is None):
         return STALE  # only the registry can end a provider session's sessions now
     if stamp is None:
@@ -185,9 +185,14 @@ def session_refusal(session: SessionMixin, user: t.Any, state: EpochState, now: 
     return stamp.refusal(user, state, now, limits)
 
 
+def session_stamp(session: SessionMixin) -> Stamp | None:
+    """The stamp the session holds, if any."""
+    return read_stamp(session.get(SESSION_KEY_EPOCH))
+
+
 def record_id_of_session(session: SessionMixin) -> str | None:
-    """The record the session's stamp names, if any (read before the user is loaded)."""
-    stamp = read_stamp(session.get(SESSION_KEY_EPOCH))
+    """The record the session's stamp names, if any."""
+    stamp = session_stamp(session)
     return None if stamp is None else stamp.record_id
 
 

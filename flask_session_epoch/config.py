@@ -22,6 +22,8 @@ if t.TYPE_CHECKING:
 
 PREFIX = "SESSION_EPOCH_"
 _SETTINGS_KEY = "session_epoch_settings"
+# In the checked settings: the Limits made from them.
+_LIMITS_KEY = "_limits"
 
 # Claims a JWT library or FAB sets itself: our claim must not overwrite one.
 _RESERVED_CLAIMS = {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"}
@@ -245,8 +247,18 @@ def get(name: str, app: Flask | None = None) -> t.Any:
 
 
 def limits(app: Flask | None = None) -> Limits:
-    """The session lifetimes the app enforces (``IDLE_TIMEOUT`` and ``ABSOLUTE_TIMEOUT``)."""
-    return Limits(get("IDLE_TIMEOUT", app), get("ABSOLUTE_TIMEOUT", app))
+    """The session lifetimes the app enforces (``IDLE_TIMEOUT`` and ``ABSOLUTE_TIMEOUT``).
+
+    Made once from the settings checked at start-up: every request asks.
+    """
+    app = app or current_app
+    settings = app.extensions.get(_SETTINGS_KEY)
+    if settings is None:
+        return Limits(get("IDLE_TIMEOUT", app), get("ABSOLUTE_TIMEOUT", app))
+    made = settings.get(_LIMITS_KEY)
+    if made is None:
+        made = settings[_LIMITS_KEY] = Limits(settings["IDLE_TIMEOUT"], settings["ABSOLUTE_TIMEOUT"])
+    return t.cast(Limits, made)
 
 
 def validate(app: Flask) -> None:

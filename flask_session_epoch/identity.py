@@ -8,6 +8,7 @@ makes the decision, so a Kelvin sign (U+212A) never matches a ``k``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import typing as t
@@ -61,10 +62,14 @@ def user_key(user: t.Any) -> str:
     Sessions and tokens carry it, so a deleted user's credentials never serve a new
     user who is given the same id (SQLite hands out the highest id again).
     """
-    created = getattr(user, "created_on", None)
+    return _key(user.id, user.username, getattr(user, "created_on", None))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(user_id: t.Any, username: t.Any, created: t.Any) -> str:
     # Whole seconds: a database without fractions must give the same answer.
     created_text = created.strftime("%Y-%m-%dT%H:%M:%S") if created is not None else ""
-    material = f"{user.id}\0{user.username}\0{created_text}"
+    material = f"{user_id}\0{username}\0{created_text}"
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

@@ -155,11 +155,13 @@ class UserJudge:
 
     def _session_epoch_load_session_user(self, pk: t.Any) -> t.Any:
         """Flask-Login's user loader for the session: the user, unless it is not their current login."""
-        record_id = check.record_id_of_session(session)
+        stamp = check.session_stamp(session)  # read once: it names the record, then vouches
+        record_id = None if stamp is None else stamp.record_id
         user = self._session_epoch_load(pk, record_id)
         now = store.utcnow()
+        limits = config.limits()
         return self._session_epoch_admit(
-            user, lambda state: check.session_refusal(session, user, state, now, config.limits()), "session", record_id
+            user, lambda state: check.session_refusal(session, stamp, user, state, now, limits), "session", record_id
         )
 
     def _session_epoch_load_remembered_user(self, user_id: int, remembered: Remembered | None) -> t.Any:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import check, config, request_state, responses, session_keys, sessions, tokens
 from .identity import find_users, fold, username_is_case_insensitive
 from .revoke import db_session
-from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_PROXY, SESSION_KEY_PROXY_PENDING
+from .session_keys import SESSION_KEY_PROXY, SESSION_KEY_PROXY_PENDING
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -135,7 +135,7 @@ def _drop_session(reason: str) -> None:
     start over with an empty session under a new id; this request is anonymous from here on."""
     if "_user_id" not in session:
         return
-    stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+    stamp = check.session_stamp(session)
     if stamp is not None:
         sessions.end_login(stamp.record_id, stamp.user_id, reason=reason, by="proxy")
     session_keys.renew(session)  # nothing of the previous session survives, not even its id

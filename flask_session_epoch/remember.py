@@ -21,7 +21,7 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from . import check, config
 from .identity import parse_user_id
-from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT
+from .session_keys import SESSION_KEY_LOGIN_AT
 
 if t.TYPE_CHECKING:
     from flask_login import LoginManager
@@ -85,7 +85,7 @@ def install(login_manager: LoginManager, load_remembered: RestoreLoader) -> None
 
 
 def _write(response: Response) -> None:
-    stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+    stamp = check.session_stamp(session)
     if stamp is None or str(stamp.user_id) != str(session.get("_user_id")):
         return
     app_config = current_app.config

@@ -24,7 +24,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import check, config, sessions
 from ..identity import parse_user_id
-from ..session_keys import SESSION_KEY_EPOCH
 
 if t.TYPE_CHECKING:
     from fastapi import FastAPI
@@ -50,7 +49,7 @@ def of_session_cookie(app: Flask, cookie_header: str | None) -> Named:
     if not cookie_header:
         return None, None
     with app.test_request_context("/", headers={"Cookie": cookie_header}):
-        stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+        stamp = check.session_stamp(session)
     return (None, None) if stamp is None else (stamp.record_id, stamp.user_id)
 
 

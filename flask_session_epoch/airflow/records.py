@@ -23,7 +23,6 @@ import typing as t
 from flask import has_request_context, session
 
 from .. import check, logins, registry, store
-from ..session_keys import SESSION_KEY_EPOCH
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -61,7 +60,7 @@ def presented(user_id: int) -> Credential | None:
 
 def browser_record(user: t.Any) -> str | None:
     """The session record of the signed-in browser this request comes from, if it is ``user``'s."""
-    stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+    stamp = check.session_stamp(session)
     return stamp.record_id if stamp is not None and stamp.user_id == getattr(user, "id", None) else None
 
 
