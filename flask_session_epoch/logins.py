@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 import logging
+import re
 import typing as t
 
 from flask import current_app, request, session
@@ -36,6 +38,41 @@ _AUTH_METHODS = {
 }
 # Tokens that never expire (JWT_*_TOKEN_EXPIRES = False) still need a last moment.
 _NO_EXPIRY = dt.timedelta(days=3650)
+# The port after an address in brackets ("[2001:db8::1]:443").
+_PORT = re.compile(r":[0-9]{1,5}")
+# No address, in any notation we accept, is longer.
+_LONGEST_ADDRESS = 128
+
+
+def client_address(value: str | None) -> str | None:
+    """The client's IP address in its canonical form, or None if ``value`` is not one.
+
+    ``request.remote_addr`` is whatever a proxy fix took from ``X-Forwarded-For``, so
+    possibly the client's own choice. Proxies also write ``203.0.113.9:4711`` and
+    ``[2001:db8::1]:443``; an IPv6 scope id (``fe80::1%eth0``) names an interface of
+    the proxy, not the client, and is dropped; an IPv4-mapped IPv6 address is stored as
+    the IPv4 address it is.
+    """
+    text = (value or "").strip()
+    if not text or len(text) > _LONGEST_ADDRESS:
+        return None
+    if text.startswith("["):
+        text, closed, port = text[1:].partition("]")
+        if not closed or (port and not _PORT.fullmatch(port)):
+            return None
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+        if not _PORT.fullmatch(":" + port):
+            return None
+    if ":" in text:
+        text = text.partition("%")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -60,30 +97,68 @@ def describe(user_agent: str) -> str | None:
 def origin(sm: t.Any, *, method: str | None = None, sid_key: str | None = None) -> registry.Origin:
     """Where and how the login under way happens, from the request and FAB's auth type."""
     how = method or request_state.current().login_method or _AUTH_METHODS.get(sm.auth_type, "custom")
-    user_agent = request.user_agent.string or None
+    user_agent = registry.clip("user_agent", request.user_agent.string) or None
     provider = session.get("oauth_provider") if how == "oauth" else None
     return registry.Origin(
         auth_method=how,
         provider=provider if isinstance(provider, str) else None,
-        ip=(request.remote_addr or None),
+        ip=client_address(request.remote_addr),
         user_agent=user_agent,
         device=describe(user_agent) if user_agent else None,
         sid_key=sid_key,
     )
 
 
-class SessionLimitReached(BadRequest):
-    """A login beyond ``SESSION_EPOCH_MAX_SESSIONS`` with the policy ``refuse``.
+class LoginRefused(BadRequest):
+    """A login that must not happen after all, though its password was right.
 
-    A ``BadRequest``: FAB's login API answers it with a 400 and this message.
+    A ``BadRequest``: FAB's login API answers it with a 400 and this message; a browser
+    login is undone and the message is flashed on the login page.
     """
 
+    def __init__(self, message: t.Any) -> None:
+        super().__init__(description=str(message))
+
+
+class SessionLimitReached(LoginRefused):
+    """A login beyond ``SESSION_EPOCH_MAX_SESSIONS`` with the policy ``refuse``."""
+
     def __init__(self) -> None:
-        super().__init__(description=str(REFUSED_MESSAGE))
+        super().__init__(REFUSED_MESSAGE)
+
+
+class SessionNotRecorded(LoginRefused):
+    """A login whose session record cannot be written, while a policy needs the record."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_RECORDED_MESSAGE)
 
 
 #: What a refused login is told (translatable).
 REFUSED_MESSAGE = lazy_gettext("You are signed in on too many devices. Sign out of one of them first.")
+#: What a login is told when its session could not be recorded (translatable).
+NOT_RECORDED_MESSAGE = lazy_gettext("Your sign-in could not be recorded, so it did not happen. Please try again later.")
+
+
+def record_required() -> bool:
+    """Whether a login needs its session record: a policy that only the record enforces is on.
+
+    Timeouts and the cap are enforced on records; ``SESSION_EPOCH_FAIL_CLOSED`` asks that
+    nothing be let through unchecked.
+    """
+    return bool(config.get("FAIL_CLOSED")) or any(
+        config.get(name) is not None for name in ("IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT", "MAX_SESSIONS"))
+
+
+def go_on_without_record(user_id: int) -> None:
+    """A login whose record cannot be written (or whose epochs cannot be read) goes on, governed
+    by the epoch alone as before the registry, unless :func:`record_required`.
+
+    :raises SessionNotRecorded: when a policy needs the record.
+    """
+    if record_required():
+        log.error("Refused the login of user %s: its session could not be recorded", user_id)
+        raise SessionNotRecorded()
 
 
 def _make_room(connection: t.Any, sm: t.Any, user_id: int, state: EpochState, now: dt.datetime) -> list[str]:
@@ -115,6 +190,7 @@ def _start(sm: t.Any, user_id: int, kind: str, where: registry.Origin, state: Ep
 
     :raises SessionLimitReached: when the user is at ``SESSION_EPOCH_MAX_SESSIONS`` and
         the policy is ``refuse``.
+    :raises SessionNotRecorded: when it cannot be written and :func:`record_required`.
     """
     db = db_session(sm)
     try:
@@ -123,12 +199,12 @@ def _start(sm: t.Any, user_id: int, kind: str, where: registry.Origin, state: Ep
         db.commit()
     except SessionLimitReached:
         db.rollback()
-        log.info("Refused a login of user %s: at the limit of sessions", user_id)
+        log.info("Refused the login of user %s: at the limit of sessions", user_id)
         raise
     except SQLAlchemyError:
-        # The login goes on, governed by the epoch alone (as before the registry).
         log.error("Could not record the new session of user %s", user_id, exc_info=True)
         db.rollback()
+        go_on_without_record(user_id)
         return None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     for old in evicted:

@@ -229,18 +229,18 @@ class SessionEpochMixin(UserJudge):
         provider_login = oidc.take_provider_login()
         # Read afresh: a revocation earlier in this request must not be forgotten.
         state = self._session_epoch_read(user.id, lambda db: store.load_state(db, self.user_model, user.id))
-        if state is None:
-            # Without the stamp this session ends as soon as the user has an epoch.
-            session[SESSION_KEY_LOGIN_AT] = time.time()
-        else:
-            sid_key = oidc.sid_key_of(provider_login)
-            try:
-                record_id = logins.start_browser(self, user.id, state, store.utcnow(), sid_key)
-            except logins.SessionLimitReached as refused:
-                logout_user()  # the login does not happen: the request goes on anonymous
-                flash(refused.description, "danger")
-                return
-            check.stamp_session(session, check.stamp_for(user, state, record_id))
+        try:
+            if state is None:
+                logins.go_on_without_record(user.id)
+                # Without the stamp this session ends as soon as the user has an epoch.
+                session[SESSION_KEY_LOGIN_AT] = time.time()
+            else:
+                record_id = logins.start_browser(self, user.id, state, store.utcnow(), oidc.sid_key_of(provider_login))
+                check.stamp_session(session, check.stamp_for(user, state, record_id))
+        except logins.LoginRefused as refused:
+            logout_user()  # the login does not happen: the request goes on anonymous
+            flash(refused.description, "danger")
+            return
         states()[user.id] = state
         oidc.record_login(self, user, provider_login)
         responses.forget_ended()
@@ -257,7 +257,10 @@ class SessionEpochMixin(UserJudge):
         # Minting follows a login or a refresh that loaded the user: no new statement.
         user = db_session(self).get(self.user_model, user_id)
         state = self._session_epoch_state(user_id)
-        if user is None or state is None:
+        if user is None:
+            return None
+        if state is None:
+            logins.go_on_without_record(user_id)  # or a token judged by its iat alone
             return None
         minting = request_state.current()
         if minting.minting_record is None:
