@@ -37,7 +37,7 @@ _AUTH_METHODS = {
     getattr(const, "AUTH_SAML", -1): "saml",
 }
 # Tokens that never expire (JWT_*_TOKEN_EXPIRES = False) still need a last moment.
-_NO_EXPIRY = dt.timedelta(days=3650)
+NO_EXPIRY = dt.timedelta(days=3650)
 # The port after an address in brackets ("[2001:db8::1]:443").
 _PORT = re.compile(r":[0-9]{1,5}")
 # No address, in any notation we accept, is longer.
@@ -229,22 +229,29 @@ def start_browser(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, 
     return _start(sm, user_id, registry.BROWSER, origin(sm, sid_key=sid_key), state, last, now)
 
 
-def _lifetime(value: t.Any, default: dt.timedelta) -> dt.timedelta:
-    if value is False:
-        return _NO_EXPIRY
-    if isinstance(value, dt.timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.timedelta(seconds=value)
-    return default
+def _fallback_expiry(now: dt.datetime) -> dt.datetime:
+    """For tokens minted past our encoder (see :func:`.minting.install_encoder`): the longer lifetime."""
+    def lifetime(value: t.Any, default: dt.timedelta) -> dt.timedelta:
+        if value is False:
+            return NO_EXPIRY
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return dt.timedelta(seconds=value)
+        return value if isinstance(value, dt.timedelta) else default
 
-
-def start_api(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime) -> str | None:
-    """The record of an API login: its access and refresh tokens, as long as the longer one lives."""
     app_config = current_app.config
-    access = _lifetime(app_config.get("JWT_ACCESS_TOKEN_EXPIRES"), dt.timedelta(minutes=15))
-    refresh = _lifetime(app_config.get("JWT_REFRESH_TOKEN_EXPIRES"), dt.timedelta(days=30))
+    access = lifetime(app_config.get("JWT_ACCESS_TOKEN_EXPIRES"), dt.timedelta(minutes=15))
+    return now + max(access, lifetime(app_config.get("JWT_REFRESH_TOKEN_EXPIRES"), dt.timedelta(days=30)))
+
+
+def start_api(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime,
+              expires_at: dt.datetime | None = None) -> str | None:
+    """The record of an API login, which lasts until ``expires_at`` (its first token's expiry).
+
+    Without it (a token minted past :func:`.minting.install_encoder`), as long as the
+    longer of the access and the refresh token lifetimes.
+    """
     payload = request.get_json(silent=True) if request.is_json else None
     provider = payload.get("provider") if isinstance(payload, dict) else None
     method = {"db": "api", "ldap": "api-ldap"}.get(provider if isinstance(provider, str) else "", "api")
-    return _start(sm, user_id, registry.API, origin(sm, method=method), state, now + max(access, refresh), now)
+    last = expires_at or _fallback_expiry(now)
+    return _start(sm, user_id, registry.API, origin(sm, method=method), state, last, now)

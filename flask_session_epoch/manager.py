@@ -19,6 +19,7 @@ from . import (
     config,
     listeners,
     logins,
+    minting,
     oidc,
     proxy,
     remember,
@@ -149,6 +150,7 @@ class SessionEpochMixin(UserJudge):
             return extra
 
         jwt_manager.additional_claims_loader(claims)
+        minting.install_encoder(jwt_manager, sessions.verified_token_claims)
         return t.cast("JWTManager | None", made)
 
     def register_views(self) -> None:
@@ -262,12 +264,8 @@ class SessionEpochMixin(UserJudge):
         if state is None:
             logins.go_on_without_record(user_id)  # or a token judged by its iat alone
             return None
-        minting = request_state.current()
-        if minting.minting_record is None:
-            verified = sessions.verified_token_claims()
-            record_id = None if verified is None else check.token_record_id(verified, config.get("JWT_CLAIM"))
-            minting.minting_record = record_id or logins.start_api(self, user_id, state, store.utcnow())
-        return check.token_claim(user, state, minting.minting_record)
+        record_id = minting.api_record(self, user_id, state, sessions.verified_token_claims())
+        return check.token_claim(user, state, record_id)
 
     def set_oauth_session(self, provider: str, oauth_response: t.Any) -> None:
         """FAB's hook after an OAuth token exchange: also note the ID token's subject and session."""

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 
+import jwt as pyjwt
 import pytest
 import sqlalchemy as sa
+import time_machine
 from fabapp import ALICE
 from flask import Flask
-from helpers import is_logged_in, user_id
+from helpers import bearer, is_logged_in, login, user_id
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_session_epoch.models import SessionRecord
 
 API_LOGIN = {"username": ALICE[0], "password": ALICE[1], "provider": "db"}
 NOT_RECORDED = "could not be recorded"
+ACCESS = dt.timedelta(minutes=15)  # flask-jwt-extended's defaults, which FAB keeps
+REFRESH = dt.timedelta(days=30)
+
+
+@pytest.fixture
+def clock() -> t.Iterator[time_machine.Coordinates]:
+    """Time that moves only when a test says so."""
+    with time_machine.travel(dt.datetime(2026, 12, 1, 9, 0, 0, 500000, tzinfo=dt.timezone.utc),
+                             tick=False) as traveller:
+        yield traveller
 
 
 def behind_a_proxy(app: Flask) -> None:
@@ -138,3 +151,67 @@ def test_without_a_policy_a_login_whose_record_cannot_be_written_goes_on(app: Fl
     assert is_logged_in(browser_login(app, {}))
     assert api_login(app, {}).get_json()["access_token"]
     assert records(app) == []
+
+
+# -- a record lasts as long as the longest credential minted for it ---------------------------
+
+
+def claims(token: str) -> dict[str, t.Any]:
+    return pyjwt.decode(token, options={"verify_signature": False})
+
+
+def expiry(token: str) -> dt.datetime:
+    """A token's exp, as our tables store times (naive UTC)."""
+    return dt.datetime.fromtimestamp(claims(token)["exp"], dt.timezone.utc).replace(tzinfo=None)
+
+
+def test_an_access_only_api_login_lasts_as_long_as_its_access_token(app: Flask,
+                                                                    clock: time_machine.Coordinates) -> None:
+    tokens = api_login(app, {}).get_json()
+    assert "refresh_token" not in tokens
+    [record] = records(app)
+    assert record.expires_at == expiry(tokens["access_token"])
+    assert record.expires_at - record.started_at <= ACCESS
+
+
+@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse",
+                    SESSION_EPOCH_IDLE_TIMEOUT=3600)
+def test_an_access_only_api_login_holds_a_place_under_the_cap_only_while_its_token_lives(
+        app: Flask, clock: time_machine.Coordinates) -> None:
+    token = api_login(app, {}).get_json()["access_token"]
+    browser = app.test_client()
+    response = browser.post("/login/", data={"username": ALICE[0], "password": ALICE[1]}, follow_redirects=True)
+    assert b"too many devices" in response.data  # the token still works: it holds the place
+    clock.shift(ACCESS + dt.timedelta(seconds=1))
+    assert app.test_client().get("/api/v1/ping/", headers=bearer(token)).status_code == 401
+    login(browser)  # the token is dead, and so is its session
+    listed = browser.get("/api/v1/session_epoch/me/sessions").get_json()["result"]
+    assert [(row["kind"], row["active"]) for row in listed] == [("browser", True), ("api", False)]
+
+
+def test_a_login_with_a_refresh_token_lasts_as_long_as_the_refresh_token(app: Flask,
+                                                                        clock: time_machine.Coordinates) -> None:
+    response = app.test_client().post("/api/v1/security/login", json={**API_LOGIN, "refresh": True})
+    tokens = response.get_json()
+    [record] = records(app)
+    assert record.expires_at == expiry(tokens["refresh_token"]) > expiry(tokens["access_token"])
+    assert record.expires_at - record.started_at <= REFRESH
+
+
+def test_a_refresh_mints_under_the_same_record_and_never_past_the_refresh_token(
+        app: Flask, clock: time_machine.Coordinates) -> None:
+    client = app.test_client()
+    tokens = client.post("/api/v1/security/login", json={**API_LOGIN, "refresh": True}).get_json()
+    refresh = tokens["refresh_token"]
+    clock.shift(dt.timedelta(days=1))
+    midway = client.post("/api/v1/security/refresh", headers=bearer(refresh)).get_json()["access_token"]
+    assert claims(midway)["sep"][3] == claims(refresh)["sep"][3]
+    assert claims(midway)["exp"] == claims(midway)["iat"] + ACCESS.total_seconds()
+    clock.shift(REFRESH - dt.timedelta(days=1, minutes=5))  # five minutes before the refresh token dies
+    late = client.post("/api/v1/security/refresh", headers=bearer(refresh)).get_json()["access_token"]
+    assert claims(late)["sep"][3] == claims(refresh)["sep"][3]
+    assert claims(late)["exp"] == claims(refresh)["exp"]  # not ten minutes past it
+    [record] = records(app)
+    assert record.expires_at == expiry(refresh)
+    clock.shift(dt.timedelta(minutes=5, seconds=1))
+    assert client.get("/api/v1/ping/", headers=bearer(late)).status_code == 401
