@@ -17,11 +17,12 @@ import typing as t
 from flask import current_app, request, session
 from flask_appbuilder import const
 from flask_babel import lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest
 
 from . import activity, check, config, registry, request_state, signals
+from .models import SessionRecord
 from .revoke import db_session
 
 if t.TYPE_CHECKING:
@@ -38,6 +39,7 @@ _AUTH_METHODS = {
 }
 # Tokens that never expire (JWT_*_TOKEN_EXPIRES = False) still need a last moment.
 NO_EXPIRY = dt.timedelta(days=3650)
+_RECORDS = SessionRecord.__table__
 # The port after an address in brackets ("[2001:db8::1]:443").
 _PORT = re.compile(r":[0-9]{1,5}")
 # No address, in any notation we accept, is longer.
@@ -161,18 +163,33 @@ def go_on_without_record(user_id: int) -> None:
         raise SessionNotRecorded()
 
 
+def _take_turn(connection: t.Any, sm: t.Any, user_id: int) -> None:
+    """Make the logins of this user take turns from here to the commit: each counts, then inserts.
+
+    PostgreSQL and MySQL lock the user's row (``SELECT ... FOR UPDATE``). SQLite has no
+    row locks and ignores ``FOR UPDATE``, and its driver begins a transaction only at the
+    first write, so a count would run unlocked: a write that changes nothing comes first
+    and takes the database's write lock. Another login then waits for this one's commit
+    (up to the driver's busy timeout, 5 s by default).
+    """
+    if connection.dialect.name == "sqlite":
+        connection.execute(update(_RECORDS).where(false()).values(user_id=_RECORDS.c.user_id))
+    else:
+        connection.execute(select(sm.user_model.id).where(sm.user_model.id == user_id).with_for_update())
+
+
 def _make_room(connection: t.Any, sm: t.Any, user_id: int, state: EpochState, now: dt.datetime) -> list[str]:
     """Keep the user within ``SESSION_EPOCH_MAX_SESSIONS`` for one more session: the records ended.
 
-    The user's row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL),
-    so two logins racing on two workers take turns and never exceed the cap.
+    Logins of the same user take turns (see :func:`_take_turn`), so two racing on two
+    workers never exceed the cap, on any database.
 
     :raises SessionLimitReached: with the policy ``refuse``, when the user has no room.
     """
     cap = config.get("MAX_SESSIONS")
     if cap is None:
         return []
-    connection.execute(select(sm.user_model.id).where(sm.user_model.id == user_id).with_for_update())
+    _take_turn(connection, sm, user_id)
     open_ids = registry.open_ids(connection, user_id, state, now, config.limits())
     excess = len(open_ids) - cap + 1
     if excess <= 0:

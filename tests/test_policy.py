@@ -250,18 +250,22 @@ def test_sessions_past_a_limit_leave_room_under_the_cap(app: Flask, clock: time_
     assert not is_logged_in(idle)
 
 
-@pytest.mark.parametrize("db_kind", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql", "mariadb"])
 @pytest.mark.parametrize("policy", ["evict-oldest", "refuse"])
 def test_logins_racing_on_two_workers_never_exceed_the_cap(make_app, policy: str) -> None:
-    workers = [make_app(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY=policy) for _ in range(2)]
+    workers = [make_app(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY=policy,
+                        SESSION_EPOCH_IDLE_TIMEOUT=3600) for _ in range(2)]
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
+    signed_in: list[bool] = []
 
     def log_in(n: int) -> None:
         client = workers[n % 2].test_client()
         barrier.wait()
         try:
             client.post("/login/", data={"username": ALICE[0], "password": ALICE[1]})
+            with client.session_transaction() as sess:
+                signed_in.append("_user_id" in sess)
         except BaseException as exc:  # noqa: BLE001 - reported below, with the others
             errors.append(exc)
 
@@ -272,6 +276,8 @@ def test_logins_racing_on_two_workers_never_exceed_the_cap(make_app, policy: str
         thread.join()
     assert errors == []
     assert len(open_records(workers[0])) == 1
+    # Taking turns refused nobody for waiting: each login evicted the one before, or one got in.
+    assert signed_in.count(True) == (8 if policy == "evict-oldest" else 1)
 
 
 # -- a new session at every login ----------------------------------------------------------------
