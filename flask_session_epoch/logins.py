@@ -11,12 +11,13 @@ import datetime as dt
 import functools
 import ipaddress
 import logging
+import math
 import re
 import typing as t
 
 from flask import current_app, request, session
 from flask_appbuilder import const
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 from sqlalchemy import false, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest
@@ -123,10 +124,26 @@ class LoginRefused(BadRequest):
 
 
 class SessionLimitReached(LoginRefused):
-    """A login beyond ``SESSION_EPOCH_MAX_SESSIONS`` with the policy ``refuse``."""
+    """A login beyond ``SESSION_EPOCH_MAX_SESSIONS`` with the policy ``refuse``.
+
+    Its message says what the user can do: sign out elsewhere, or wait for an unused
+    session to pass ``SESSION_EPOCH_IDLE_TIMEOUT`` (which ``refuse`` requires).
+    """
 
     def __init__(self) -> None:
-        super().__init__(REFUSED_MESSAGE)
+        idle = config.get("IDLE_TIMEOUT")
+        message = str(REFUSED_MESSAGE) if idle is None else str(REFUSED_MESSAGE_IDLE) % {"idle": _duration(idle)}
+        super().__init__(message)
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as a person would say it: "30 minutes", "2 hours", "14 days" (rounded up to a minute)."""
+    minutes = math.ceil(seconds / 60)
+    if minutes % (24 * 60) == 0:
+        return ngettext("%(num)d day", "%(num)d days", minutes // (24 * 60))
+    if minutes % 60 == 0:
+        return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 class SessionNotRecorded(LoginRefused):
@@ -136,8 +153,12 @@ class SessionNotRecorded(LoginRefused):
         super().__init__(NOT_RECORDED_MESSAGE)
 
 
-#: What a refused login is told (translatable).
-REFUSED_MESSAGE = lazy_gettext("You are signed in on too many devices. Sign out of one of them first.")
+#: What a login refused beyond the cap is told (translatable).
+REFUSED_MESSAGE = lazy_gettext("You are signed in on too many devices. Sign out on one of them, then sign in again.")
+#: ... and how long an unused session lasts, ``%(idle)s`` (translatable).
+REFUSED_MESSAGE_IDLE = lazy_gettext(
+    "You are signed in on too many devices. Sign out on one of them, then sign in again."
+    " A session you no longer use ends by itself after %(idle)s without activity.")
 #: What a login is told when its session could not be recorded (translatable).
 NOT_RECORDED_MESSAGE = lazy_gettext("Your sign-in could not be recorded, so it did not happen. Please try again later.")
 

@@ -7,7 +7,7 @@ import logging
 import time
 import typing as t
 
-from flask import Blueprint, current_app, flash, g, session
+from flask import Blueprint, current_app, flash, g, redirect, request, session
 from flask_babel import lazy_gettext
 from flask_login import logout_user, user_logged_in, user_logged_out
 from flask_wtf.csrf import generate_csrf
@@ -67,6 +67,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.after_request(activity.after_request)
     app.after_request(responses.shape_response)
     app.after_request(_keep_session_after_own_password_change)
+    app.after_request(_back_to_login_after_refusal)
     if config.get("PROXY_HEADER", app):
         app.before_request(proxy.follow_proxy_identity)
     # Templates, static files such as the fetch helper for single-page apps, and the
@@ -99,6 +100,16 @@ def _keep_session_after_own_password_change(response: t.Any) -> t.Any:
 
         keep_current_session(user_id)
     return response
+
+
+def _back_to_login_after_refusal(response: t.Any) -> t.Any:
+    """A refused login's redirect (to the index, or ``next``) goes to the login page, which shows why."""
+    if not request_state.current().login_refused or response.status_code not in (301, 302, 303, 307, 308):
+        return response
+    appbuilder = current_app.extensions[EXTENSION_KEY].appbuilder
+    next_url = request.args.get("next")
+    login_url = appbuilder.get_url_for_login_with(next_url) if next_url else appbuilder.get_url_for_login
+    return redirect(login_url) if login_url else response
 
 
 class SessionEpochMixin(UserJudge):
@@ -242,6 +253,7 @@ class SessionEpochMixin(UserJudge):
         except logins.LoginRefused as refused:
             logout_user()  # the login does not happen: the request goes on anonymous
             flash(refused.description, "danger")
+            request_state.current().login_refused = True
             return
         states()[user.id] = state
         oidc.record_login(self, user, provider_login)

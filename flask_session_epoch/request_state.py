@@ -40,6 +40,8 @@ class RequestState:
     minting_expires: dt.datetime | None = None
     #: How the login under way happened, when the caller knows better than FAB's auth type.
     login_method: str | None = None
+    #: A login in this request was refused (the cap, or its record could not be written).
+    login_refused: bool = False
     #: The OpenID provider login under way (from ``set_oauth_session``, read at ``user_logged_in``).
     provider_login: ProviderLogin | None = None
     #: Records whose last activity is written once the response is out: ``(id, new expiry)``.
