@@ -107,9 +107,11 @@ def _back_to_login_after_refusal(response: t.Any) -> t.Any:
     if not request_state.current().login_refused or response.status_code not in (301, 302, 303, 307, 308):
         return response
     appbuilder = current_app.extensions[EXTENSION_KEY].appbuilder
+    login_path = appbuilder.get_url_for_login
+    if not login_path or (request.method == "GET" and request.script_root + request.path == login_path):
+        return response  # a login page that logs in by itself (remote user) would refuse again: no loop
     next_url = request.args.get("next")
-    login_url = appbuilder.get_url_for_login_with(next_url) if next_url else appbuilder.get_url_for_login
-    return redirect(login_url) if login_url else response
+    return redirect(appbuilder.get_url_for_login_with(next_url) if next_url else login_path)
 
 
 class SessionEpochMixin(UserJudge):

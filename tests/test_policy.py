@@ -12,6 +12,7 @@ import time_machine
 from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_appbuilder.const import AUTH_REMOTE_USER
 from helpers import api_login, bearer, is_logged_in, login, user_id
 
 import flask_session_epoch as fse
@@ -236,6 +237,17 @@ def test_a_login_beyond_the_cap_is_refused_with_a_message_that_says_what_to_do(a
     first.get("/logout/")
     login(second)  # room again
     assert is_logged_in(second)
+
+
+@pytest.mark.config(AUTH_TYPE=AUTH_REMOTE_USER, SESSION_EPOCH_MAX_SESSIONS=1,
+                    SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse", SESSION_EPOCH_IDLE_TIMEOUT=1800)
+def test_a_refused_remote_user_login_is_not_sent_back_to_log_in_again(app: Flask) -> None:
+    first, second = app.test_client(), app.test_client()
+    assert first.get("/login/", environ_base={"REMOTE_USER": ALICE[0]}).status_code == 302
+    assert is_logged_in(first)
+    refused = second.get("/login/", environ_base={"REMOTE_USER": ALICE[0]})
+    assert refused.status_code == 302 and "/login/" not in refused.headers["Location"]  # no loop
+    assert REFUSED in visit(second, refused.headers["Location"]).get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("idle", "says"), [(120, "2 minutes"), (90 * 60, "90 minutes"), (7200, "2 hours"),
