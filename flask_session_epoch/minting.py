@@ -27,14 +27,16 @@ log = logging.getLogger("flask_session_epoch")
 
 
 def _extend(sm: t.Any, record_id: str, user_id: int, expires_at: dt.datetime, now: dt.datetime) -> None:
-    """Make the record started in this request last until ``expires_at`` (its second, longer token)."""
-    db = db_session(sm)
+    """Make the record started in this request last until ``expires_at`` (its second, longer token).
+
+    On a connection of its own: committing the host's session would expire the user it
+    has loaded, and minting reads that user again.
+    """
     try:
-        registry.touch(db.connection(), record_id, now, expires_at)
-        db.commit()
+        with db_session(sm).get_bind().begin() as connection:
+            registry.touch(connection, record_id, now, expires_at)
     except SQLAlchemyError:
         log.error("Could not extend the session %s… of user %s", record_id[:8], user_id, exc_info=True)
-        db.rollback()
         logins.go_on_without_record(user_id)  # or its refresh token dies with its access token
 
 
