@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import session
+from flask import has_request_context, session
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -110,8 +110,15 @@ def sign_out_other_sessions(user: t.Any, *, reason: str = "self-service") -> Non
     The current cookie session is stamped afresh after the revocation, so it lives on;
     every other session, remember-me cookie and JWT of the user ends.
     """
-    invalidate_sessions(user, reason=reason, actor=str(user.id))
+    invalidate_sessions(user, reason=reason, actor=str(user.id), keep_record=own_record(user.id))
     keep_current_session(user.id)
+
+
+def own_record(user_id: int) -> str | None:
+    """The session record of this request's cookie session, if it is ``user_id``'s."""
+    if not has_request_context() or str(session.get("_user_id")) != str(user_id):
+        return None
+    return check.record_id_of_session(session)
 
 
 def keep_current_session(user_id: int) -> None:

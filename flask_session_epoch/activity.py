@@ -19,7 +19,7 @@ import typing as t
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import config, registry, request_state, signals
+from . import config, registry, request_state, signals, store
 from .revoke import db_session
 
 if t.TYPE_CHECKING:
@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from werkzeug.wrappers import Response
 
-    from .store import EpochState
+    from .state import EpochState, Limits
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -45,18 +45,22 @@ def note(state: EpochState | None, now: dt.datetime) -> None:
     request_state.current().touched[record.id] = expiry_after_activity(record, now)
 
 
-def expiry_after_activity(record: registry.RecordState, now: dt.datetime) -> dt.datetime | None:
+def expiry_after_activity(record: registry.RecordState, now: dt.datetime,
+                          app: Flask | None = None) -> dt.datetime | None:
     """The new last moment a copy of the record's credential can be presented, after activity now.
 
     A checked request re-signs a browser's cookie; an API login's tokens keep the expiry
     they were minted with (None: unchanged).
+
+    :param app: the app whose settings apply (default: the current app).
     """
-    return browser_expiry(now) if record.kind == registry.BROWSER else None
+    return browser_expiry(now, app) if record.kind == registry.BROWSER else None
 
 
-def browser_expiry(now: dt.datetime) -> dt.datetime:
+def browser_expiry(now: dt.datetime, app: Flask | None = None) -> dt.datetime:
     """The last moment a browser's cookie, re-signed by a checked request now, can come back."""
-    return now + current_app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL"))
+    app = app if app is not None else current_app
+    return now + app.permanent_session_lifetime + dt.timedelta(seconds=config.get("ACTIVITY_INTERVAL", app))
 
 
 def end_after_response(record_id: str, user_id: int, reason: str) -> None:
@@ -81,10 +85,12 @@ def after_request(response: Response) -> Response:
 class _PruneSettings(t.NamedTuple):
     history: dt.timedelta
     batch: int
+    limits: Limits
 
     @classmethod
     def of(cls, app: Flask) -> _PruneSettings:
-        return cls(dt.timedelta(days=config.get("HISTORY_DAYS", app)), int(config.get("PRUNE_BATCH", app)))
+        return cls(dt.timedelta(days=config.get("HISTORY_DAYS", app)), int(config.get("PRUNE_BATCH", app)),
+                   config.limits(app))
 
 
 def _prune_due(app: Flask) -> bool:
@@ -101,9 +107,7 @@ def _prune_due(app: Flask) -> bool:
 def _write(engine: Engine, touched: dict[str, dt.datetime | None], ending: dict[str, str],
            prune: _PruneSettings | None) -> None:
     """Runs after the response: activity and ends first, then one bounded round of expiring and pruning."""
-    from .store import utcnow
-
-    now = utcnow()
+    now = store.utcnow()
     try:
         if touched or ending:
             with engine.begin() as connection:
@@ -113,7 +117,7 @@ def _write(engine: Engine, touched: dict[str, dt.datetime | None], ending: dict[
                     registry.end(connection, record_id, reason, "system", now)
         if prune is not None:
             with engine.begin() as connection:
-                expired = registry.expire(connection, now, prune.batch)
+                expired = registry.expire(connection, now, prune.batch, prune.limits)
             with engine.begin() as connection:
                 pruned = registry.prune(connection, now - prune.history, prune.batch)
             if expired or pruned:

@@ -163,7 +163,7 @@ def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None
                                               f"idp:{provider}", now)
     elif user_id is not None:
         actor = f"idp:{provider}"
-        store.stamp_user(connection, user_id, now, "idp-logout", actor)
+        store.stamp_user(connection, user_id, now, "idp-logout", actor, config.limits())
         listeners.queue_signal(session, user_id=user_id, reason="idp-logout", actor=actor, at=now)
     session.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]

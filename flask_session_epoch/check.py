@@ -14,14 +14,17 @@ import math
 import time
 import typing as t
 
-from .identity import parse_user_id, user_key
+from .identity import parse_record_id, parse_user_id, user_key
 from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_LOGIN_AT, SESSION_KEY_SID
+
+# Re-exported: their home is .state.
+from .state import NO_LIMITS as NO_LIMITS
+from .state import Limits as Limits
 
 if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
 
-    from .registry import RecordState
-    from .store import EpochState
+    from .state import EpochState, RecordState
 
 #: Why credentials end: older than the epoch (or not this user's), their record ended, or expired.
 STALE = "stale"
@@ -31,24 +34,11 @@ EXPIRED = "expired"
 IDLE_TIMEOUT = "idle-timeout"
 ABSOLUTE_TIMEOUT = "absolute-timeout"
 SESSION_LIMIT = "session-limit"
+# How a login ended that its user or the proxy ended.
+LOGOUT = "logout"
+PROXY_SWITCH = "proxy-switch"
+PROXY_UNREADABLE = "proxy-unreadable"
 
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """The lifetimes the server enforces on every session record (seconds; None: none)."""
-
-    idle: float | None = None
-    absolute: float | None = None
-
-    def seconds_left(self, started_at: dt.datetime, last_active_at: dt.datetime,
-                     now: dt.datetime) -> tuple[float | None, float | None]:
-        """``(until the idle limit, until the absolute limit)`` from the recorded times."""
-        idle = None if self.idle is None else self.idle - (now - last_active_at).total_seconds()
-        absolute = None if self.absolute is None else self.absolute - (now - started_at).total_seconds()
-        return idle, absolute
-
-
-NO_LIMITS = Limits()
 
 # A generation beyond this cannot come from our integer column: tampering.
 _MAX_GENERATION = 2**53
@@ -88,6 +78,18 @@ class Stamp:
         return record_refusal(self.record_id, state, now, limits)
 
 
+def first_end(started_at: dt.datetime, last_active_at: dt.datetime, expires_at: dt.datetime,
+              limits: Limits) -> tuple[dt.datetime, str]:
+    """When and why a record stops holding by time alone: the first to pass of its expiry,
+    its idle limit and its absolute limit."""
+    ends = [(expires_at, EXPIRED)]
+    if limits.idle is not None:
+        ends.append((last_active_at + dt.timedelta(seconds=limits.idle), IDLE_TIMEOUT))
+    if limits.absolute is not None:
+        ends.append((started_at + dt.timedelta(seconds=limits.absolute), ABSOLUTE_TIMEOUT))
+    return min(ends, key=lambda end: end[0])
+
+
 def record_refusal(record_id: str | None, state: EpochState, now: dt.datetime,
                    limits: Limits = NO_LIMITS) -> str | None:
     """Why the session record a credential names no longer holds, or None.
@@ -120,7 +122,7 @@ def _record_id(value: t.Any) -> str | bool | None:
     """A record id as stored, None for none, False if malformed."""
     if value is None:
         return None
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else False
+    return parse_record_id(value) or False
 
 
 def read_stamp(value: t.Any) -> Stamp | None:

@@ -8,10 +8,21 @@ import typing as t
 import click
 from flask.cli import AppGroup
 
-from . import accounts, migrate, sessions
+from . import accounts, migrate, schema, sessions
 from .revoke import MAX_REASON, check_reason, invalidate_all_sessions, invalidate_sessions
 
-cli = AppGroup("session-epoch", help="End Flask-AppBuilder sessions: flask-session-epoch.")
+
+class _Group(AppGroup):
+    """Our commands: a missing schema is one message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except schema.SchemaMissing as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+cli = _Group("session-epoch", help="End Flask-AppBuilder sessions: flask-session-epoch.")
 
 
 @cli.group("db")

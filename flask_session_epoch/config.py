@@ -15,7 +15,7 @@ import typing as t
 
 from flask import current_app
 
-from .check import Limits
+from .state import Limits
 
 if t.TYPE_CHECKING:
     from flask import Flask

@@ -9,12 +9,18 @@ makes the decision, so a Kelvin sign (U+212A) never matches a ``k``.
 from __future__ import annotations
 
 import hashlib
+import re
 import typing as t
 
 from sqlalchemy import func, select
 
 #: The largest id any of our databases can store (a signed 64-bit integer).
 MAX_USER_ID = 2**63 - 1
+
+#: How many characters a session record id has (``secrets.token_urlsafe(32)``: 256 bits).
+RECORD_ID_LENGTH = 43
+# The URL-safe base64 alphabet; a first "-" would read as an option on the command line.
+_RECORD_ID = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_-]{{{RECORD_ID_LENGTH - 1}}}")
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -32,6 +38,19 @@ def parse_user_id(value: t.Any) -> int | None:
             return None
         value = int(value)
     if isinstance(value, int) and 0 <= value <= MAX_USER_ID:
+        return value
+    return None
+
+
+def parse_record_id(value: t.Any) -> str | None:
+    """A session record id from a URL, a form, a command line, a cookie or a token, or None.
+
+    Only the shape :func:`~.registry.new_id` draws: 43 characters of URL-safe base64,
+    never a leading "-". Anything else (a NUL byte, which PostgreSQL refuses in a string,
+    other control or non-ASCII characters, another length) names no record and is
+    never sent to the database.
+    """
+    if isinstance(value, str) and _RECORD_ID.fullmatch(value):
         return value
     return None
 

@@ -15,7 +15,7 @@ import typing as t
 from flask import current_app, g, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import activity, check, config, remember, request_state, responses, signals, store
+from . import activity, check, config, remember, request_state, responses, schema, signals, store
 from .identity import parse_user_id
 from .remember import Remembered
 from .revoke import db_session
@@ -42,7 +42,13 @@ class UserJudge:
     user_model: t.Any
 
     def _session_epoch_read(self, user_id: int, read: t.Callable[[t.Any], _T]) -> _T | None:
-        """Run one read of the epochs; on a database error log it, roll back and return None."""
+        """Run one read of the epochs; on a database error log it, roll back and return None.
+
+        None without reading while our schema is missing (:mod:`.schema`): FAB's pages
+        go on working, and start-up has already said what to run.
+        """
+        if not schema.ready():
+            return None
         db = db_session(self)
         try:
             return read(db)
@@ -95,12 +101,14 @@ class UserJudge:
         A failing check lets the request through unless ``SESSION_EPOCH_FAIL_CLOSED``.
         """
         state = self._session_epoch_state(user_id, record_id)
+        fail_closed = bool(config.get("FAIL_CLOSED"))
+        if state is None and not schema.ready():
+            return "check-failed" if fail_closed else None
         try:
             if state is None:
                 raise RuntimeError("the epoch could not be read")
             return refusal(state)
         except Exception:
-            fail_closed = bool(config.get("FAIL_CLOSED"))
             log.error(
                 "Session epoch check failed for user %s via %s; %s",
                 user_id,

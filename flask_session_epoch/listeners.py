@@ -5,19 +5,16 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, g, has_app_context, has_request_context, session
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, object_session
 from werkzeug.local import LocalProxy
 
-from . import config, request_state, signals, store
+from . import check, config, request_state, schema, signals, store
 
 log = logging.getLogger("flask_session_epoch")
 
 _PENDING = "session_epoch_pending"
-#: ``app.extensions`` key: whether the epoch tables existed when the app started. New
-#: users are stamped only then, so creating the first admin works before our migration.
-TABLES_READY = "session_epoch_tables_ready"
 
 
 def register(user_model: t.Any) -> None:
@@ -67,13 +64,19 @@ def _after_user_update(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
     reason = _stamp_reason(inspect(target).attrs)
     if reason is None:
         return
+    if not schema.ready():
+        # The edit goes on (FAB refuses a disabled user anyway); start-up said what to run.
+        log.warning("Not stamping the session epoch of user %s (reason=%s): %s", target.id, reason, schema.message())
+        return
     at = store.utcnow()
     who = actor()
-    store.stamp_user(connection, target.id, at, reason, who)
+    # Users who change their own password stay logged in in this session.
+    keep = reason == "password-change" and who == str(target.id) and has_request_context()
+    own = check.record_id_of_session(session) if keep and str(session.get("_user_id")) == who else None
+    store.stamp_user(connection, target.id, at, reason, who, config.limits(), keep=own)
     log.info("Stamped session epoch of user %s (reason=%s, actor=%s)", target.id, reason, who)
     queue_signal(object_session(target), user_id=target.id, reason=reason, actor=who, at=at)
-    if reason == "password-change" and who == str(target.id) and has_request_context():
-        # Users who change their own password stay logged in in this session.
+    if keep:
         request_state.current().keep_user = target.id
 
 
@@ -84,7 +87,8 @@ def _after_user_insert(mapper: t.Any, connection: t.Any, target: t.Any) -> None:
     before the stamp existed carry no proof of whose they are; with an epoch from
     the start, no such session can ever serve the new user.
     """
-    if not has_app_context() or not current_app.extensions.get(TABLES_READY):
+    # Only once the tables exist: creating the first admin works before our migration.
+    if not has_app_context() or "session_epoch" not in current_app.extensions or not schema.ready():
         return
     store.stamp_user(connection, target.id, store.utcnow(), store.CREATED, actor())
 

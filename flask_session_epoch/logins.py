@@ -293,3 +293,13 @@ def start_api(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime,
     method = {"db": "api", "ldap": "api-ldap"}.get(provider if isinstance(provider, str) else "", "api")
     last = expires_at or _fallback_expiry(now)
     return _start(sm, user_id, registry.API, origin(sm, method=method), state, last, now)
+
+
+def start_minted(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, expires_at: dt.datetime,
+                 where: registry.Origin) -> str | None:
+    """The record of an API login whose token the host mints itself (Airflow's ``POST /auth/token``).
+
+    It lasts until ``expires_at``, the token's expiry; ``where`` is what the host tells
+    of the client.
+    """
+    return _start(sm, user_id, registry.API, where, state, expires_at, now)

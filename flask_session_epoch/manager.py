@@ -25,6 +25,7 @@ from . import (
     remember,
     request_state,
     responses,
+    schema,
     session_keys,
     session_views,
     sessions,
@@ -35,7 +36,7 @@ from .identity import parse_user_id
 from .judge import UserJudge, states
 from .revoke import db_session
 from .session_keys import SESSION_KEY_LOGIN_AT
-from .views import SessionEpochView, ended_at, with_epoch_actions
+from .views import SessionEpochView, ended_at, my_sessions_url, with_epoch_actions
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -59,7 +60,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     config.validate(app)
     app.extensions[EXTENSION_KEY] = sm
     listeners.register(sm.user_model)
-    app.extensions[listeners.TABLES_READY] = store.tables_exist(db_session(sm))
+    schema.check_at_startup(app, db_session(sm).get_bind(), sm)
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)
     user_logged_out.connect(_forget_on_logout, app, weak=False)
     app.before_request(responses.carry_ended_over)
@@ -78,6 +79,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
     app.jinja_env.globals.setdefault("session_epoch_sessions", session_views.sessions_of)
+    app.jinja_env.globals.setdefault("session_epoch_my_sessions_url", my_sessions_url)
     if not hasattr(sm.user_model, "session_epoch_ended_at"):
         sm.user_model.session_epoch_ended_at = property(ended_at)
 
@@ -85,10 +87,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
 def _forget_on_logout(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
     """Flask-Login's ``logout_user()`` (FAB's ``/logout/``): the session's record ends, so every
     copy of the cookie is dead; and our keys go with Flask-Login's."""
-    record_id = check.record_id_of_session(session)
-    user_id = getattr(user, "id", None)
-    if record_id is not None and isinstance(user_id, int):
-        sessions.end_one(record_id, reason="logout", by=str(user_id), user_id=user_id)
+    sessions.end_login(check.record_id_of_session(session), getattr(user, "id", None))
     session_keys.forget(session)
 
 

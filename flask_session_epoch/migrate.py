@@ -53,6 +53,16 @@ def _current(connection: sa.engine.Connection) -> str | None:
     return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
+def revision_of(connection: sa.engine.Connection) -> str | None:
+    """The revision the connection's database is at, or None before the first upgrade."""
+    return _current(connection)
+
+
+def knows(revision: str) -> bool:
+    """Whether this package ships ``revision``."""
+    return revision in {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
 @contextlib.contextmanager
 def _connection() -> t.Iterator[sa.engine.Connection]:
     engine = _engine()

@@ -21,6 +21,8 @@ from . import check, config, logins, registry, request_state, store
 from .revoke import db_session
 
 if t.TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from .store import EpochState
 
 log = logging.getLogger("flask_session_epoch")
@@ -32,8 +34,9 @@ def _extend(sm: t.Any, record_id: str, user_id: int, expires_at: dt.datetime, no
     On a connection of its own: committing the host's session would expire the user it
     has loaded, and minting reads that user again.
     """
+    engine = t.cast("Engine", db_session(sm).get_bind())
     try:
-        with db_session(sm).get_bind().begin() as connection:
+        with engine.begin() as connection:
             registry.touch(connection, record_id, now, expires_at)
     except SQLAlchemyError:
         log.error("Could not extend the session %s… of user %s", record_id[:8], user_id, exc_info=True)

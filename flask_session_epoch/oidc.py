@@ -8,7 +8,6 @@ ended in, and a key for its ``sid`` goes into the session. Back-channel logout
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import typing as t
@@ -17,9 +16,10 @@ import jwt
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import config, request_state, store
+from . import config, request_state, schema, store
 from .models import OidcLogoutTokenUse, OidcSubject
 from .revoke import db_session
+from .state import ProviderLogin as ProviderLogin  # re-exported: its home is .state
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -49,15 +49,6 @@ def key_of(issuer: str, value: str) -> str:
     """A fixed-length key for a provider's ``sub``, ``sid`` or ``jti``: the same value
     from two providers never collides."""
     return hashlib.sha256(f"{issuer}\0{value}".encode()).hexdigest()
-
-
-@dataclasses.dataclass(frozen=True)
-class ProviderLogin:
-    """What an ID token said about the login under way."""
-
-    issuer: str
-    subject: str
-    sid: str | None
 
 
 def _id_token_claims(response: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
@@ -111,7 +102,7 @@ def sid_key_of(login: ProviderLogin | None) -> str | None:
 
 def record_login(sm: t.Any, user: t.Any, login: ProviderLogin | None) -> None:
     """At a login through a provider: remember which user its subject is."""
-    if login is None:
+    if login is None or not schema.ready():
         return
     db = db_session(sm)
     try:

@@ -17,10 +17,10 @@ from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import config, request_state, responses, session_keys, tokens
+from . import check, config, request_state, responses, session_keys, sessions, tokens
 from .identity import find_users, fold, username_is_case_insensitive
 from .revoke import db_session
-from .session_keys import SESSION_KEY_PROXY
+from .session_keys import SESSION_KEY_EPOCH, SESSION_KEY_PROXY, SESSION_KEY_PROXY_PENDING
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -30,18 +30,20 @@ log = logging.getLogger("flask_session_epoch")
 ALWAYS_EXEMPT = ("session_epoch.backchannel_logout",)
 
 
-def _asserted_identity() -> str | None:
-    """The identity the request carries, read as UTF-8 (WSGI hands header bytes over as Latin-1)."""
+def _asserted_value() -> str | None:
+    """The identity header (or ``REMOTE_USER``) as the WSGI server handed it over, if any."""
     header = config.get("PROXY_HEADER")
     value = request.environ.get("REMOTE_USER") if header == "REMOTE_USER" else request.headers.get(header)
-    if not isinstance(value, str):
-        return None
-    try:
-        value = value.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        log.warning("Ignored a proxy identity that is not UTF-8: %r", value)
-        return None
-    return value.strip() or None
+    return value if isinstance(value, str) else None
+
+
+def _read(value: str) -> str | None:
+    """The identity in a header value, read as UTF-8 (WSGI hands header bytes over as Latin-1).
+
+    :raises UnicodeError: when the value is not UTF-8, or holds what no WSGI server
+        could have handed over (a character beyond Latin-1).
+    """
+    return value.encode("latin-1").decode("utf-8").strip() or None
 
 
 def _trusted(address: str | None) -> bool:
@@ -101,25 +103,43 @@ def follow_proxy_identity() -> None:
     endpoint = request.endpoint
     if responses.is_exempt_request() or endpoint in ALWAYS_EXEMPT or endpoint in config.get("PROXY_EXEMPT_ENDPOINTS"):
         return
-    asserted = _asserted_identity()
-    if asserted is None:
+    value = _asserted_value()
+    if value is None:
         return  # absence is not a logout: health checks and internal calls come without it
     if not _trusted(request.remote_addr):
-        log.warning("Ignored proxy identity %r from untrusted address %s", asserted, request.remote_addr)
+        log.warning("Ignored proxy identity %r from untrusted address %s", value, request.remote_addr)
         return
     sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    try:
+        asserted = _read(value)
+    except UnicodeError:
+        # The proxy vouches for someone we cannot name: nobody stays logged in.
+        log.warning("Proxy identity %r cannot be read as UTF-8: the request is anonymous", value)
+        _drop_session(check.PROXY_UNREADABLE)
+        return
+    if asserted is None:
+        return
     wanted = canonical(sm, asserted)
     if "_user_id" in session:
         if _session_matches(sm, wanted):
             return
-        previous = session.get("_user_id")
-        # Nothing of the previous user's session survives, not even its id.
-        session_keys.renew(session)
-        logout_user()  # this request is anonymous from here on; their remember-me cookie goes
-        log.info("Proxy now asserts %r: dropped the session of user %s", asserted, previous)
+        _drop_session(check.PROXY_SWITCH)
+        log.info("Proxy now asserts %r: dropped the previous session", asserted)
     if tokens.authenticate_request(sm):
         return  # the token speaks for itself; the proxy's user gets no session from this request
     _log_in(sm, asserted, wanted)
+
+
+def _drop_session(reason: str) -> None:
+    """End the session's login (its record first, so no copy of the cookie lives on), and
+    start over with an empty session under a new id; this request is anonymous from here on."""
+    if "_user_id" not in session:
+        return
+    stamp = check.read_stamp(session.get(SESSION_KEY_EPOCH))
+    if stamp is not None:
+        sessions.end_login(stamp.record_id, stamp.user_id, reason=reason, by="proxy")
+    session_keys.renew(session)  # nothing of the previous session survives, not even its id
+    logout_user()  # the previous user's remember-me cookie goes too
 
 
 def _session_matches(sm: t.Any, wanted: str) -> bool:
@@ -135,11 +155,23 @@ def _session_matches(sm: t.Any, wanted: str) -> bool:
 
 
 def _log_in(sm: t.Any, asserted: str, wanted: str) -> None:
+    """Serve the request as the proxy's user; log them in, with a session record, only
+    when the client brings back the cookie of an earlier request under the same identity.
+
+    Scripts and monitors behind the proxy keep no cookie: each of their requests is
+    served on the proxy's word alone and leaves no record (nor takes a place under
+    ``SESSION_EPOCH_MAX_SESSIONS``).
+    """
     user = _find(sm, asserted)
     if user is None:
         user = _register(sm, asserted)
     if user is None or not user.is_active:
         log.info("Proxy asserts %r, who is unknown or inactive: the request stays anonymous", asserted)
+        return
+    if session.get(SESSION_KEY_PROXY_PENDING) != wanted:
+        # This request only; the cookie remembers whom the proxy named.
+        current_app.login_manager._update_request_context_with_user(user)  # type: ignore[attr-defined]
+        session[SESSION_KEY_PROXY_PENDING] = wanted
         return
     sm.update_user_auth_stat(user)
     request_state.current().login_method = "proxy"  # for the session record that login_user starts

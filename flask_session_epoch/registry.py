@@ -6,9 +6,10 @@ the id inside its signed stamp; the request's user SELECT joins the row *on that
 user*, so the id grants nothing by itself and another user's row never vouches.
 
 A record holds while it is not ended, not past the last moment a copy of it could be
-presented, and was started (or kept) under the epochs now in force: ending a user's
-epoch, or everyone's, ends their records without touching them, so revoke-all stays
-one write.
+presented, and was started (or kept) under the epochs now in force: a stamp of a
+user's epoch, or everyone's, ends their records by itself. It also marks them ended,
+with its own time and reason (:func:`end_by_stamp`), so that how a session ended never
+changes once written.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import typing as t
 
 from sqlalchemy import and_, case, delete, select, update
 
+from . import check
 from .models import SessionRecord
+from .state import RecordState as RecordState  # re-exported: its home is .state
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from .check import Limits
-    from .store import EpochState
+    from .state import EpochState, Limits
 
 _R = SessionRecord.__table__
 #: ``kind`` of a browser session (its cookie and its remember-me cookie).
@@ -39,7 +41,8 @@ def new_id() -> str:
     """An opaque, unguessable record id (256 random bits), never starting with "-".
 
     Operators paste ids into ``session-epoch end-session ID``, where a leading "-" would
-    be read as an option. Drawing again keeps every other id equally likely.
+    be read as an option. Drawing again keeps every other id equally likely. Every
+    entry point accepts only this shape (:func:`~.identity.parse_record_id`).
     """
     while True:
         value = secrets.token_urlsafe(32)
@@ -53,29 +56,6 @@ def clip(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     return value.replace("\x00", "")[: _R.c[name].type.length]
-
-
-@dataclasses.dataclass(frozen=True)
-class RecordState:
-    """What the request's SELECT read of the record its session or token names."""
-
-    id: str
-    kind: str
-    user_generation: int
-    global_generation: int
-    started_at: dt.datetime
-    last_active_at: dt.datetime
-    expires_at: dt.datetime
-    ended_at: dt.datetime | None
-    end_reason: str | None
-
-    def holds(self, state: EpochState, now: dt.datetime) -> bool:
-        """Not ended, not expired, and started (or kept) under the epochs in force."""
-        return (
-            self.ended_at is None
-            and self.expires_at > now
-            and (self.user_generation, self.global_generation) == state.generations
-        )
 
 
 #: The record's columns that the request's SELECT reads, in :class:`RecordState`'s order.
@@ -111,7 +91,7 @@ def start(connection: Connection, user_id: int, kind: str, origin: Origin, state
           expires_at: dt.datetime) -> str:
     """Insert the record of a new login; returns its id.
 
-    Every text from the client is stored as its column can hold it (see :func:`_clip`):
+    Every text from the client is stored as its column can hold it (see :func:`clip`):
     a value a database would refuse must not cost the login its record.
     """
     record_id = new_id()
@@ -136,6 +116,28 @@ def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.da
         conditions.append(_R.c.user_id == user_id)
     values = {"ended_at": now, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
     return bool(connection.execute(update(_R).where(*conditions).values(values)).rowcount)
+
+
+def end_by_stamp(connection: Connection, user_id: int | None, generations: t.Any, at: dt.datetime,
+                 reason: str, by: str, limits: Limits, keep: str | None = None) -> None:
+    """Mark the records a stamp is about to end, in the stamp's transaction, with its time,
+    reason and actor: how a session ended never changes after (a later stamp finds it ended).
+
+    Only records that hold until the stamp are its: one already past its expiry or a
+    limit, or under older generations, was ended by that, and keeps it.
+
+    :param user_id: the user stamped; None for everyone.
+    :param generations: SQL for a record's generations in force, ``(user, global)``, before the stamp.
+    :param keep: the record carried over the stamp (the stamping user's own session).
+    """
+    conditions = [_R.c.ended_at.is_(None), _R.c.expires_at > at, *within_limits(limits, at),
+                  _R.c.user_generation == generations[0], _R.c.global_generation == generations[1]]
+    if user_id is not None:
+        conditions.append(_R.c.user_id == user_id)
+    if keep is not None:
+        conditions.append(_R.c.id != keep)
+    values = {"ended_at": at, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
+    connection.execute(update(_R).where(*conditions).values(values))
 
 
 def within_limits(limits: Limits, now: dt.datetime) -> list[t.Any]:
@@ -193,14 +195,23 @@ def touch(connection: Connection, record_id: str, now: dt.datetime, expires_at: 
     connection.execute(update(_R).where(_R.c.id == record_id, _R.c.ended_at.is_(None)).values(values))
 
 
-def expire(connection: Connection, now: dt.datetime, batch: int) -> int:
-    """Mark at most ``batch`` open records that can no longer be presented as ended, reason ``expired``."""
-    ids = [row[0] for row in connection.execute(
-        select(_R.c.id).where(_R.c.ended_at.is_(None), _R.c.expires_at <= now).limit(batch))]
-    if ids:
-        connection.execute(update(_R).where(_R.c.id.in_(ids), _R.c.ended_at.is_(None)).values(
-            ended_at=_R.c.expires_at, end_reason="expired", ended_by="system"))
-    return len(ids)
+def expire(connection: Connection, now: dt.datetime, batch: int, limits: Limits) -> int:
+    """Mark at most ``batch`` open records that can no longer be presented as ended, with
+    what ended them: the first to pass of their expiry and their idle and absolute limits."""
+    rows = connection.execute(
+        select(_R.c.id, _R.c.started_at, _R.c.last_active_at, _R.c.expires_at)
+        .where(_R.c.ended_at.is_(None), _R.c.expires_at <= now).limit(batch)).all()
+    by_expiry = []
+    for record_id, started_at, last_active_at, expires_at in rows:
+        at, reason = check.first_end(started_at, last_active_at, expires_at, limits)
+        if reason == check.EXPIRED:
+            by_expiry.append(record_id)
+        else:
+            end(connection, record_id, reason, "system", at)
+    if by_expiry:
+        connection.execute(update(_R).where(_R.c.id.in_(by_expiry), _R.c.ended_at.is_(None)).values(
+            ended_at=_R.c.expires_at, end_reason=check.EXPIRED, ended_by="system"))
+    return len(rows)
 
 
 def prune(connection: Connection, cutoff: dt.datetime, batch: int) -> int:

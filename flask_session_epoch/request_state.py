@@ -14,8 +14,7 @@ import typing as t
 from flask import g
 
 if t.TYPE_CHECKING:
-    from .oidc import ProviderLogin
-    from .store import EpochState
+    from .state import EpochState, ProviderLogin
 
 _KEY = "session_epoch"
 

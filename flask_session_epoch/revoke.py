@@ -7,7 +7,7 @@ import typing as t
 
 from flask import current_app, has_app_context
 
-from . import listeners, request_state, store
+from . import config, listeners, request_state, schema, store
 from .identity import MAX_USER_ID, parse_user_id
 
 if t.TYPE_CHECKING:
@@ -20,11 +20,17 @@ MAX_REASON = 64
 
 
 def security_manager() -> t.Any:
+    """The app's security manager, for the Python API (which reads and writes our tables).
+
+    :raises RuntimeError: if the extension is not set up for this app.
+    :raises ~.schema.SchemaMissing: while our tables or columns are missing.
+    """
     if "session_epoch" not in current_app.extensions:
         raise RuntimeError(
             "flask-session-epoch is not set up for this app: use SessionEpochSecurityManager"
             " (FAB_SECURITY_MANAGER_CLASS) or put SessionEpochMixin in front of your security manager."
         )
+    schema.require()
     return current_app.appbuilder.sm  # type: ignore[attr-defined]
 
 
@@ -59,14 +65,14 @@ def user_id_of(user: t.Any) -> int:
 
 
 def _stamp(session: Session, write: t.Callable[..., None], user_id: int | None, reason: str,
-           who: str, commit: bool) -> None:
+           who: str, commit: bool, **options: t.Any) -> None:
     at = store.utcnow()
     target = () if user_id is None else (user_id,)
     # Epochs this request read earlier are out of date now.
     if has_app_context():
         request_state.current().epochs.clear()
     try:
-        write(session.connection(), *target, at, reason, who)
+        write(session.connection(), *target, at, reason, who, config.limits(), **options)
         listeners.queue_signal(session, user_id=user_id, reason=reason, actor=who, at=at)
         if commit:
             session.commit()
@@ -76,7 +82,7 @@ def _stamp(session: Session, write: t.Callable[..., None], user_id: int | None, 
 
 
 def invalidate_sessions(user: t.Any, reason: str = "api", *, actor: str | None = None,
-                        commit: bool = True) -> None:
+                        commit: bool = True, keep_record: str | None = None) -> None:
     """End every session and token of one user; the account stays as it is.
 
     The stamp is written in the security manager's current transaction, and
@@ -86,6 +92,8 @@ def invalidate_sessions(user: t.Any, reason: str = "api", *, actor: str | None =
     :param reason: why, for the audit trail (``disable``, ``password-change``, ...).
     :param actor: who did it; defaults to the logged-in user's id, or ``system``.
     :param commit: commit the transaction; pass False to keep it open for more work.
+    :param keep_record: a session record of the user's that is not ended (their own
+        session, which the caller then carries over the new epoch).
     :raises LookupError: if no such user exists.
     """
     sm = security_manager()
@@ -95,21 +103,23 @@ def invalidate_sessions(user: t.Any, reason: str = "api", *, actor: str | None =
     if session.get(sm.user_model, user_id) is None:
         raise LookupError(f"no user with id {user_id}")
     who = actor or listeners.actor()
-    _stamp(session, store.stamp_user, user_id, reason, who, commit)
+    _stamp(session, store.stamp_user, user_id, reason, who, commit, keep=keep_record)
     log.info("Stamped session epoch of user %s (reason=%s, actor=%s)", user_id, reason, who)
 
 
 def invalidate_all_sessions(reason: str = "revoke-all", *, actor: str | None = None,
-                            commit: bool = True) -> None:
+                            commit: bool = True, keep_record: str | None = None) -> None:
     """End everyone's sessions and tokens with one write to the global epoch.
 
     :param reason: why, for the audit trail.
     :param actor: who did it; defaults to the logged-in user's id, or ``system``.
     :param commit: commit the transaction; pass False to keep it open for more work.
+    :param keep_record: a session record that is not ended (the caller's own session,
+        which the caller then carries over the new epoch).
     """
     sm = security_manager()
     reason = check_reason(reason)
     session = db_session(sm)
     who = actor or listeners.actor()
-    _stamp(session, store.stamp_global, None, reason, who, commit)
+    _stamp(session, store.stamp_global, None, reason, who, commit, keep=keep_record)
     log.warning("Stamped the global session epoch: every session ends (reason=%s, actor=%s)", reason, who)

@@ -22,12 +22,16 @@ SESSION_KEY_EPOCH = "_session_epoch"
 SESSION_KEY_SID = "_session_epoch_sid"
 #: Session key holding the proxy identity the session was matched against.
 SESSION_KEY_PROXY = "_session_epoch_proxy"
+#: Session key holding the proxy identity a request without a login came with: the
+#: next request that brings this cookie back with the same identity logs in, with a
+#: record; requests that keep no cookie never do.
+SESSION_KEY_PROXY_PENDING = "_session_epoch_proxy_pending"
 #: Session key telling the next page view that an API call ended this session. It
 #: outlives the login on purpose: it says why the user is signed out.
 SESSION_KEY_ENDED = "_session_epoch_ended"
 
 #: The keys of one login that this package writes.
-LOGIN_KEYS = (SESSION_KEY_LOGIN_AT, SESSION_KEY_EPOCH, SESSION_KEY_SID, SESSION_KEY_PROXY)
+LOGIN_KEYS = (SESSION_KEY_LOGIN_AT, SESSION_KEY_EPOCH, SESSION_KEY_SID, SESSION_KEY_PROXY, SESSION_KEY_PROXY_PENDING)
 # Flask-Login's keys for the logged-in user.
 _FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds")
 #: What survives the new session every login starts: the login itself (Flask-Login's

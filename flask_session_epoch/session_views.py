@@ -10,27 +10,37 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import current_app, flash, redirect, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
-from flask_appbuilder.actions import action
+from flask_appbuilder.actions import action as row_action
+from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import foreign, relationship
 
-from . import request_state, sessions
+from . import request_state, schema, session_filters, sessions
+from .identity import parse_record_id
 from .models import SessionRecord
 from .revoke import db_session, security_manager
 from .views import csrf_ok, format_utc, redirect_after_own_stamp, safe_back
 
 #: FAB permission name of the *Sessions* list and of ending anyone's session from a user's page.
 SESSIONS_PERMISSION_VIEW = "SessionRecordView"
-# Both views name the same permissions: FAB drops a shared name's permissions that one lacks.
+# Both views name the same permissions: at every start FAB drops (or, while a role holds
+# it, warns that it cannot drop) a shared name's permission that one of them lacks.
 _PERMISSIONS = ["can_list", "can_show", "can_endsession"]
+# FAB names an action's permission after the action ("endsession"), unless the method is
+# mapped: then it is "can_" + the mapped name, the one the user pages' *End session* needs.
+# The action's old permission (0.3.0 gave it to Admin) is what FAB infers as the previous
+# name, so ``flask fab security-converge`` moves every role's grant over and drops it.
+_ACTIONS = {"endsession": "endsession"}
 
 
 def status_of(record: t.Any) -> str:
-    """A record's state as the lists show it: "active", or why and when it ended.
+    """A record's state as the lists show it: "active", or why and when it ended; the
+    session of the request asking is marked "this session".
 
     The first call in a request reads the epochs of the users of every record the page
     loaded, in one statement: the status costs the same for 20 rows as for 2.
@@ -41,13 +51,16 @@ def status_of(record: t.Any) -> str:
         loaded = [obj for obj in db.identity_map.values() if isinstance(obj, SessionRecord)]
         known.update(sessions.statuses([*loaded, record]))
     ended_at, reason = known[record.id]
-    if ended_at is None:
-        return str(lazy_gettext("active"))
-    return f"{reason or 'ended'}, {format_utc(ended_at)}"
+    status = str(lazy_gettext("active")) if ended_at is None else f"{reason or 'ended'}, {format_utc(ended_at)}"
+    if record.id == sessions.current_record_id():
+        return f"{status} ({lazy_gettext('this session')})"
+    return status
 
 
 def sessions_of(user_id: int, state: str | None = None, limit: int = 50) -> list[sessions.SessionInfo]:
-    """A user's sessions for a template (newest first)."""
+    """A user's sessions for a template (newest first); none while our schema is missing."""
+    if not schema.ready():
+        return []
     found, _ = sessions.list_sessions(user_id=user_id, state=state, page_size=limit)
     return found
 
@@ -66,14 +79,32 @@ def _user_relationship(user_model: t.Any) -> t.Any:
     return relationship(user_model, primaryjoin=join, viewonly=True, lazy="joined")
 
 
+class _RecordInterface(SQLAInterface):
+    """FAB's interface over the records, with the filters of :mod:`.session_filters`, that
+    finds nothing, without a query, for an id no record can have: FAB's show page and
+    actions pass the URL's or the form's id here."""
+
+    filter_converter_class = session_filters.RecordFilterConverter
+
+    def get_filters(self, search_columns: t.Any = None, search_filters: t.Any = None) -> t.Any:
+        return session_filters.RecordFilters(self.filter_converter_class, self, search_columns=search_columns or [],
+                                             search_filters=search_filters)
+
+    def get(self, id: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if parse_record_id(id) is None:
+            return None
+        return super().get(id, *args, **kwargs)
+
+
 def sessions_view() -> type[ModelView]:
     """The *Sessions* ``ModelView`` (built once :func:`install` gave the records their user)."""
 
     class SessionRecordView(ModelView):
-        datamodel = SQLAInterface(SessionRecord)
+        datamodel = _RecordInterface(SessionRecord)
         route_base = "/sessionrecords"
         class_permission_name = SESSIONS_PERMISSION_VIEW
-        base_permissions = _PERMISSIONS
+        base_permissions = list(_PERMISSIONS)
+        method_permission_name = _ACTIONS
         list_title = lazy_gettext("Sessions")
         list_columns = ["user", "device", "ip", "auth_method", "kind", "started_at", "last_active_at",
                         "session_status"]
@@ -88,7 +119,34 @@ def sessions_view() -> type[ModelView]:
                          "ip": lazy_gettext("IP address"), "ended_by": lazy_gettext("Ended by")}
         formatters_columns = dict.fromkeys(("started_at", "last_active_at", "expires_at", "ended_at"), format_utc)
 
-        @action("endsession", lazy_gettext("End session"), lazy_gettext("End the selected sessions?"),
+        def _list(self, **kwargs: t.Any) -> t.Any:
+            # A filter value the database cannot compare (a NUL byte on PostgreSQL, a character
+            # outside a MariaDB column's character set) is a message, not a 500: FAB flashes it.
+            try:
+                return super()._list(**kwargs)
+            except (SQLAlchemyError, ValueError):
+                self.datamodel.session.rollback()
+                if not any(arg.startswith("_flt_") for arg in request.args):
+                    raise
+                raise FABException(str(lazy_gettext("The filter cannot be applied to the sessions."))) from None
+
+        @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+        def action(self, name: str, pk: str) -> t.Any:
+            """FAB's action on one row, once its name is known (FAB answers others with a 500)."""
+            return self._unknown_action(name) or super().action(name, pk)
+
+        @expose("/action_post", methods=["POST"])
+        def action_post(self) -> t.Any:
+            """FAB's action on the selected rows, once its name is known."""
+            return self._unknown_action(request.form.get("action", "")) or super().action_post()
+
+        def _unknown_action(self, name: str) -> t.Any:
+            if name in self.actions:
+                return None
+            flash(lazy_gettext("No such action."), "warning")
+            return redirect(url_for(f"{type(self).__name__}.list"))
+
+        @row_action("endsession", lazy_gettext("End session"), lazy_gettext("End the selected sessions?"),
                 "fa-sign-out", single=True, multiple=True)
         def endsession(self, items: t.Any) -> t.Any:
             back = safe_back(url_for(f"{type(self).__name__}.list"))
@@ -111,7 +169,7 @@ class EndSessionView(BaseView):
 
     route_base = "/sessionepoch/sessions"
     class_permission_name = SESSIONS_PERMISSION_VIEW
-    base_permissions = _PERMISSIONS
+    base_permissions = list(_PERMISSIONS)
     method_permission_name = {"end_any": "endsession"}
 
     @expose("/<record_id>/end/", methods=["POST"])

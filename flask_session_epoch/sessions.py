@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import activity, check, config, registry, request_state, signals, store
+from .identity import parse_record_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
 from .revoke import check_reason, db_session, security_manager
 
@@ -109,27 +110,20 @@ def _what_ended(ended: tuple[t.Any, t.Any, t.Any], times: tuple[dt.datetime, dt.
                 now: dt.datetime) -> tuple[t.Any, t.Any, t.Any]:
     """``(ended at, reason, by)`` of a record; Nones while it holds.
 
-    Its own end if it has one, else the first to pass of its expiry, its idle and
-    absolute limits and the epochs it was started under.
+    Its own end if it has one (a stamp writes it on the records it ends), else the
+    first to pass of its expiry, its idle and absolute limits and, for a record under
+    older generations that no stamp marked (one started while the stamp was being
+    made), the epochs now in force.
 
     :param times: the record's ``(started_at, last_active_at, expires_at)``.
     """
     if ended[0] is not None:
         return ended
-    started_at, last_active_at, expires_at = times
-    limits = config.limits()
-    ends: list[tuple[t.Any, t.Any, t.Any]] = [
-        (at, reason, "system") for at, reason in (
-            (expires_at, check.EXPIRED),
-            (None if limits.idle is None else last_active_at + dt.timedelta(seconds=limits.idle),
-             check.IDLE_TIMEOUT),
-            (None if limits.absolute is None else started_at + dt.timedelta(seconds=limits.absolute),
-             check.ABSOLUTE_TIMEOUT),
-        ) if at is not None and at <= now
-    ]
-    for generation, epoch in ((generations[0], user_epoch), (generations[1], global_epoch)):
-        if generation != epoch.generation:
-            ends.append((epoch.at, epoch.reason, epoch.actor))
+    at, reason = check.first_end(*times, config.limits())
+    ends: list[tuple[dt.datetime | None, str | None, str | None]] = [(at, reason, "system")] if at <= now else []
+    ends += [(epoch.at, epoch.reason, epoch.actor)
+             for generation, epoch in ((generations[0], user_epoch), (generations[1], global_epoch))
+             if generation != epoch.generation]
     # An epoch without a time (none is written so) counts as the earliest.
     return min(ends, key=lambda end: end[0] or dt.datetime.min, default=(None, None, None))
 
@@ -192,7 +186,14 @@ def list_sessions(user_id: int | None = None, state: str | None = None, page: in
 
 
 def get_session(record_id: str, user_id: int | None = None) -> SessionInfo | None:
-    """One session by id (and, if given, only if it is that user's)."""
+    """One session by id (and, if given, only if it is that user's).
+
+    An id of another shape than :func:`~.registry.new_id` draws finds nothing, without
+    a query: every entry point (the pages, the REST API, the CLI) passes hostile input
+    through here.
+    """
+    if parse_record_id(record_id) is None:
+        return None
     sm = security_manager()
     joined, _, columns = _listing(sm.user_model)
     conditions = [_R.c.id == record_id]
@@ -235,6 +236,21 @@ def end_one(record_id: str, *, reason: str, by: str, user_id: int) -> bool:
         signals.session_ended.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
                                    user_id=user_id, reason=reason, actor=by)
     return ended
+
+
+def end_login(record_id: str | None, user_id: int | None, *, reason: str = check.LOGOUT,
+              by: str | None = None) -> bool:
+    """End the record of a login being signed out, wherever the copies of its credentials are.
+
+    Every way a login ends goes through here before its keys are forgotten: FAB's
+    ``logout_user()``, Airflow's own logout, the proxy switching users or asserting what
+    cannot be read. A credential without a record, or without a user, ends nothing.
+
+    :param by: who ended it (default: the user, as at a logout).
+    """
+    if record_id is None or not isinstance(user_id, int):
+        return False
+    return end_one(record_id, reason=reason, by=by or str(user_id), user_id=user_id)
 
 
 def verified_token_claims() -> dict[str, t.Any] | None:

@@ -8,16 +8,21 @@ many workers stamp the same user at once.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import typing as t
 
-from sqlalchemy import bindparam, case, inspect, select, update
+from sqlalchemy import bindparam, case, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import registry
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch, SessionRecord, UserSessionEpoch
-from .registry import RecordState
+
+# Re-exported: their home is .state.
+from .state import NO_EPOCH as NO_EPOCH
+from .state import NO_LIMITS, Limits
+from .state import EpochState as EpochState
+from .state import RecordState as RecordState
+from .state import as_utc as as_utc
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -28,53 +33,8 @@ _G = GlobalSessionEpoch.__table__
 _RECORDS = SessionRecord.__table__
 
 
-@dataclasses.dataclass(frozen=True)
-class EpochState:
-    """The epochs in force for one user, as read from the database.
-
-    A session or token is current when it remembers exactly :attr:`generations`;
-    the timestamps serve tokens and sessions issued before the generations existed.
-    """
-
-    user_generation: int = 0
-    user_at: dt.datetime | None = None
-    global_generation: int = 0
-    global_at: dt.datetime | None = None
-    #: The session record looked up alongside (see :mod:`.registry`), if one was asked for.
-    record_id: str | None = None
-    #: That record, if it exists and is this user's.
-    record: RecordState | None = None
-
-    @property
-    def generations(self) -> tuple[int, int]:
-        return (self.user_generation, self.global_generation)
-
-    @property
-    def has_epoch(self) -> bool:
-        """Whether anything was ever stamped for this user (or for everyone).
-
-        A row with generation 0 but a time counts: an epoch imported from an older
-        layout (before generations existed) ends what was issued before it.
-        """
-        return self.generations != (0, 0) or self.user_at is not None or self.global_at is not None
-
-    @property
-    def effective_at(self) -> dt.datetime | None:
-        """The later of the user's and the global epoch, as an aware UTC datetime."""
-        stamps = [as_utc(at) for at in (self.user_at, self.global_at) if at is not None]
-        return max(stamps) if stamps else None
-
-
-NO_EPOCH = EpochState()
 #: The reason of the stamp a user gets when created.
 CREATED = "created"
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    # Stored naive, meaning UTC; some drivers hand back aware values.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
 
 
 def utcnow() -> dt.datetime:
@@ -168,16 +128,6 @@ def invalidated_at(session: Session, user_ids: t.Iterable[int]) -> dict[int, dt.
     return {row[0]: row[1] for row in session.execute(stmt)}
 
 
-def tables_exist(session: Session) -> bool:
-    """Whether our epoch tables are in the database (a database error counts as no)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        return bool(inspect(session.get_bind()).has_table(_U.name))
-    except SQLAlchemyError:
-        return False
-
-
 def load_api_key_state(session: Session, api_key_model: t.Any, lookup_hash: str) -> tuple[t.Any, EpochState]:
     """``(created_on, epochs of its user)`` for an API key, in one statement."""
     joined: t.Any = inspect(api_key_model).local_table.outerjoin(_U, _U.c.user_id == api_key_model.user_id)
@@ -260,13 +210,31 @@ def _stamp(connection: Connection, table: t.Any, key: str, key_value: int, value
     upsert(connection, table, key, {key: key_value, "generation": 1, **values}, _bump(table))
 
 
-def stamp_user(connection: Connection, user_id: int, at: dt.datetime, reason: str, actor: str) -> None:
-    """Stamp one user's epoch inside the caller's transaction."""
+def _generation_of(table: t.Any, condition: t.Any) -> t.Any:
+    return func.coalesce(select(table.c.generation).where(condition).scalar_subquery(), 0)
+
+
+def stamp_user(connection: Connection, user_id: int, at: dt.datetime, reason: str, actor: str,
+               limits: Limits = NO_LIMITS, keep: str | None = None) -> None:
+    """Stamp one user's epoch inside the caller's transaction, and mark the records it ends.
+
+    The epoch's row is written first: concurrent stamps of one user queue on it.
+
+    :param limits: the session limits in force (a record past one was ended by it, not by the stamp).
+    :param keep: the user's own session record, carried over the stamp by the caller.
+    """
     values = {"sessions_invalidated_at": at, "reason": reason, "actor": actor}
     _stamp(connection, _U, "user_id", user_id, values)
+    before = (_generation_of(_U, _U.c.user_id == user_id) - 1, _generation_of(_G, _G.c.id == GLOBAL_ROW_ID))
+    registry.end_by_stamp(connection, user_id, before, at, reason, actor, limits, keep)
 
 
-def stamp_global(connection: Connection, at: dt.datetime, reason: str, actor: str) -> None:
-    """Stamp the global epoch inside the caller's transaction: O(1), whatever the user count."""
+def stamp_global(connection: Connection, at: dt.datetime, reason: str, actor: str,
+                 limits: Limits = NO_LIMITS, keep: str | None = None) -> None:
+    """Stamp the global epoch inside the caller's transaction (one row), and mark the records
+    it ends (one UPDATE over the open ones)."""
     values = {"sessions_invalidated_at": at, "reason": reason, "actor": actor}
     _stamp(connection, _G, "id", GLOBAL_ROW_ID, values)
+    before = (_generation_of(_U, _U.c.user_id == _RECORDS.c.user_id),
+              _generation_of(_G, _G.c.id == GLOBAL_ROW_ID) - 1)
+    registry.end_by_stamp(connection, None, before, at, reason, actor, limits, keep)

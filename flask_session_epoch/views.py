@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from urllib.parse import urlencode
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -14,8 +15,8 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from . import request_state, store
-from .accounts import keep_current_session, sign_out_other_sessions
+from . import request_state, schema, store
+from .accounts import keep_current_session, own_record, sign_out_other_sessions
 from .identity import parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions
@@ -45,6 +46,8 @@ def ended_at(user: t.Any) -> t.Any:
     The first call in a request reads the epochs of every user the page has loaded, in
     one statement: a page of 100 users costs what a page of 2 does.
     """
+    if not schema.ready():
+        return None
     known = request_state.current().ended_at_column
     if user.id not in known:
         sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
@@ -68,6 +71,18 @@ def redirect_after_own_stamp(location: str) -> t.Any:
     a new API token (its ``_token`` cookie), which the stamp just ended.
     """
     return fab_security_views.redirect(location)
+
+
+def my_sessions_url() -> str | None:
+    """Where *Where you're signed in* is (a template global), or None if the page is not registered."""
+    endpoint = "SessionEpochView.my_sessions"
+    return url_for(endpoint) if endpoint in current_app.view_functions else None
+
+
+def login_redirect(appbuilder: t.Any) -> t.Any:
+    """To the login page, which comes back here afterwards."""
+    target = request.script_root + request.full_path.rstrip("?")
+    return redirect(f"{appbuilder.get_url_for_login}?{urlencode({'next': target})}")
 
 
 def safe_back(default: str) -> str:
@@ -162,7 +177,8 @@ def with_epoch_actions(view_class: type) -> type:
 
 
 class SessionEpochView(BaseView):
-    """"Sign out everyone" for admins, and "Sign out of all other sessions" for anyone."""
+    """"Sign out everyone" for admins; *Where you're signed in* and "Sign out of all other
+    sessions" for anyone signed in."""
 
     route_base = "/sessionepoch"
     default_view = "revoke_all_form"
@@ -178,10 +194,18 @@ class SessionEpochView(BaseView):
     @has_access
     def revoke_all(self) -> t.Any:
         if csrf_ok():
-            invalidate_all_sessions(reason="revoke-all")
+            invalidate_all_sessions(reason="revoke-all", keep_record=own_record(current_user.id))
             keep_current_session(current_user.id)
             flash(lazy_gettext("Every session and token of every user has ended; yours was kept."), "info")
         return redirect_after_own_stamp(url_for(".revoke_all_form"))
+
+    @expose("/my-sessions/", methods=["GET"])
+    def my_sessions(self) -> t.Any:
+        # Self-service, as Sign out on each row and "sign out others": any signed-in user,
+        # no permission (FAB's profile page, which lists them too, needs one).
+        if not current_user.is_authenticated:
+            return login_redirect(self.appbuilder)
+        return self.render_template("session_epoch/my_sessions.html")
 
     @expose("/sign-out-others/", methods=["POST"])
     def sign_out_others(self) -> t.Any:

@@ -37,6 +37,8 @@ def test_absent_header_changes_nothing(client: FlaskClient) -> None:
 def test_other_identity_replaces_the_session_at_once(client: FlaskClient) -> None:
     login(client)
     assert who(client, "admin@example.org") == "admin"  # this very request is admin's
+    assert who(client) is None  # alice's session is gone; admin's is not a login yet
+    assert who(client, "admin@example.org") == "admin"  # the browser kept the cookie: a login
     assert who(client) == "admin"  # and the cookie follows
 
 
@@ -229,3 +231,89 @@ def test_a_session_does_not_match_another_case_when_usernames_are_case_sensitive
 def test_a_utf8_identity_is_read_as_utf8(client: FlaskClient) -> None:
     response = client.get("/api/v1/ping/", headers={"X-Auth-Request-User": "jos\u00e9".encode().decode("latin-1")})
     assert response.get_json()["user"] == "jos\u00e9"
+
+
+def sessions_of(app: Flask, username: str) -> list:
+    from flask_session_epoch import sessions
+
+    with app.test_request_context():
+        return sessions.list_sessions(user_id=app.appbuilder.sm.find_user(username).id, page_size=100)[0]
+
+
+@by_email
+@pytest.mark.all_databases
+@pytest.mark.parametrize("raw", [b"\xff\xfe@example.org", b"alice\xc3@example.org"], ids=["not-utf8", "cut-utf8"])
+def test_an_unreadable_identity_drops_the_previous_session(app: Flask, client: FlaskClient, raw: bytes) -> None:
+    """An assertion that cannot be read is no absence: the session it arrives with goes, fail closed."""
+    login(client)
+    unreadable = raw.decode("latin-1")  # what a WSGI server hands over for those bytes
+    assert who(client, unreadable) is None
+    assert who(client) is None
+    [record] = sessions_of(app, ALICE[0])
+    assert (record.active, record.end_reason) == (False, "proxy-unreadable")
+
+
+@by_email
+def test_a_value_no_server_could_hand_over_as_latin1_drops_the_session(client: FlaskClient) -> None:
+    login(client)
+    assert who(client, "al\u0131ce@example.org") is None  # beyond Latin-1: not what a WSGI server sends
+    assert who(client) is None
+
+
+@by_email
+@pytest.mark.all_databases
+def test_a_proxy_switch_ends_the_previous_users_record(app: Flask) -> None:
+    browser = app.test_client()
+    login(browser)
+    copy = app.test_client()
+    copy.set_cookie("session", browser.get_cookie("session").value)
+    assert who(browser, "admin@example.org") == "admin"
+    [alice] = sessions_of(app, ALICE[0])
+    assert (alice.active, alice.end_reason, alice.ended_by) == (False, "proxy-switch", "proxy")
+    assert who(copy) is None  # a copy of alice's cookie, sent without the header
+
+
+@by_email
+@pytest.mark.all_databases
+def test_cookieless_proxied_requests_start_no_record(app: Flask) -> None:
+    """Scripts and monitors behind the proxy keep no cookie: each request is the proxy's word alone."""
+    for _ in range(5):
+        assert who(app.test_client(), "alice@example.org") == "alice"
+    assert sessions_of(app, ALICE[0]) == []
+
+
+@by_email
+@pytest.mark.all_databases
+def test_a_proxied_browser_that_keeps_its_cookie_gets_one_record(app: Flask) -> None:
+    browser = app.test_client()
+    for _ in range(4):
+        assert who(browser, "alice@example.org") == "alice"
+    [record] = sessions_of(app, ALICE[0])
+    assert record.active and record.via == "proxy"
+    from flask_session_epoch import sessions
+
+    with app.test_request_context():
+        sessions.end_session(record.id, actor="test")
+    assert who(browser) is None  # its cookie is ended with its record
+    assert who(browser, "alice@example.org") == "alice"  # the proxy's word starts a new login
+
+
+@by_email
+def test_a_cookie_from_a_cookieless_proxy_request_needs_the_proxy(app: Flask) -> None:
+    """Until the client shows it keeps the cookie (and the proxy still vouches), the cookie has no record."""
+    browser = app.test_client()
+    assert who(browser, "alice@example.org") == "alice"
+    assert who(browser) is None
+
+
+@by_email
+@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse",
+                    SESSION_EPOCH_IDLE_TIMEOUT=3600)
+def test_cookieless_proxied_requests_never_count_against_the_cap(app: Flask) -> None:
+    browser = app.test_client()
+    assert who(browser, "alice@example.org") == "alice"
+    assert who(browser, "alice@example.org") == "alice"  # recorded now: the one session allowed
+    for _ in range(3):
+        assert who(app.test_client(), "alice@example.org") == "alice"
+    assert who(browser, "alice@example.org") == "alice"
+    assert len(sessions_of(app, ALICE[0])) == 1

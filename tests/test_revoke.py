@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from fabapp import ALICE
+from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import is_logged_in, login, user_id
@@ -68,7 +68,10 @@ def test_uncommitted_stamp_rolls_back_with_its_transaction(app: Flask, client: F
     assert is_logged_in(client)
 
 
-def test_revoke_all_is_one_statement(app: Flask) -> None:
+def test_revoke_all_is_two_statements_whatever_the_number_of_sessions(app: Flask) -> None:
+    """One UPDATE marks the open records (their history), one upsert stamps the global epoch."""
+    for credentials in (ALICE, ALICE, ADMIN):
+        login(app.test_client(), credentials)
     statements: list[str] = []
     with app.app_context():
         engine = app.extensions["test_db"].engine
@@ -78,7 +81,8 @@ def test_revoke_all_is_one_statement(app: Flask) -> None:
             fse.invalidate_all_sessions()
         finally:
             sa.event.remove(engine, "before_cursor_execute", listener)
-    assert len(statements) == 1 and "ab_session_epoch_global" in statements[0]
+    assert len(statements) == 2
+    assert "ab_session_epoch_global" in statements[0] and statements[1].startswith("UPDATE ab_session_epoch_session")
 
 
 def test_logged_in_actor_is_recorded(app: Flask) -> None:

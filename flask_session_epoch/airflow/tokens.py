@@ -112,15 +112,33 @@ def record_update(subject: TokenSubject, served: bool, limits: check.Limits, int
     return reason if check.first_to_pass_limit(record, reason) else None
 
 
-def write_record_update(session: Session, record_id: str, update: str, now: dt.datetime) -> bool:
+def expiry_after_activity(moved: dt.datetime | None, claims: t.Mapping[str, t.Any]) -> dt.datetime | None:
+    """The expiry to give a record after activity through a token: ``moved``, but no later than the token's.
+
+    A browser's ``_token`` keeps its session going as a checked page keeps the cookie
+    (``moved``, from :func:`flask_session_epoch.activity.expiry_after_activity`); the
+    cookie itself is not re-signed by an API call, so the token presented is the last
+    credential the record can count on. None (unchanged) without a readable ``exp``.
+    """
+    exp = claims.get("exp")
+    if moved is None or isinstance(exp, bool) or not isinstance(exp, int):
+        return None
+    try:
+        until = dt.datetime.fromtimestamp(exp, dt.timezone.utc).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return min(moved, until)
+
+
+def write_record_update(session: Session, record_id: str, update: str, now: dt.datetime,
+                        expires_at: dt.datetime | None = None) -> bool:
     """Write what :func:`record_update` asked for; whether it ended the record (False for activity,
-    or when another request ended it first)."""
+    or when another request ended it first).
+
+    :param expires_at: for activity, the record's new expiry (never moved back); None: unchanged.
+    """
     if update == TOUCH:
-        registry.touch(session.connection(), record_id, now, None)
+        registry.touch(session.connection(), record_id, now, expires_at)
         return False
     return registry.end(session.connection(), record_id, update, "system", now)
 
-
-def claim_for(session: Session, user_model: t.Any, user: t.Any, record_id: str | None) -> list[t.Any]:
-    """Our claim for a token being minted for ``user`` now, under the session record ``record_id``."""
-    return check.token_claim(user, store.load_state(session, user_model, user.id), record_id)

@@ -7,9 +7,13 @@ environment of ``conftest.airflow_env``; prints one JSON line.
               the session cookie, once warm (Airflow's user cache filled): the password
               form, and the profile page (which also shows when sessions last ended).
 ``lifetime``  ``[fab] session_max_lifetime_minutes`` (set to 1) beside the epoch.
-``legacy``    a token minted before the install (no claim of ours), before and after a revoke.
+``legacy``    a token minted before the install (no claim of ours), and one it mints, before and
+              after a revoke.
 ``idle``      ``SESSION_EPOCH_IDLE_TIMEOUT`` (120 s, activity every 30 s) for the UI's ``_token``:
               the UI's own API calls keep the session going; one left idle ends.
+``busy``      ``[fab] session_lifetime_minutes`` (2) below ``[api_auth] jwt_expiration_time`` (600 s):
+              the UI's API calls keep the session going up to its token's expiry, never past
+              it; a session left idle for the cookie's lifetime ends.
 """
 
 from __future__ import annotations
@@ -120,8 +124,10 @@ def lifetime() -> dict[str, t.Any]:
             "past_without_a_request_between": past_untouched}
 
 
-def legacy() -> dict[str, int]:
+def legacy() -> dict[str, t.Any]:
     import time
+
+    import jwt
 
     from flask_session_epoch import invalidate_sessions
 
@@ -133,13 +139,18 @@ def legacy() -> dict[str, int]:
     token = auth_manager._get_token_signer().generate({"sub": str(user_id)})
     client = TestClient(app)
 
-    def status() -> int:
-        return client.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"}).status_code
+    def status(jwt_value: str) -> int:
+        return client.get("/api/v2/dags", headers={"Authorization": f"Bearer {jwt_value}"}).status_code
 
-    before = status()
+    before = status(token)
+    # A token it mints (POST /ui/auth/token) starts a session of its own: it has nothing else to join.
+    minted = client.post("/ui/auth/token", json={}, headers={"Authorization": f"Bearer {token}"})
+    successor = minted.json()["access_token"]
+    successor_record = jwt.decode(successor, options={"verify_signature": False})["sep"][3]
     with auth_manager.flask_app.app_context():
         invalidate_sessions(user_id, reason="test")
-    return {"before": before, "after": status()}
+    return {"before": before, "after": status(token), "successor_has_a_record": successor_record is not None,
+            "successor_after": status(successor)}
 
 
 def idle() -> dict[str, t.Any]:
@@ -175,6 +186,44 @@ def idle() -> dict[str, t.Any]:
     return {**steps, "end_reasons": new, "signalled": heard}
 
 
+def busy() -> dict[str, t.Any]:
+    import jwt
+    import time_machine
+    from sqlalchemy import text
+
+    app = create_app()
+    _ensure_user()
+    browser = TestClient(app)
+
+    def api() -> int:
+        return browser.get("/api/v2/dags").status_code  # the UI's way: the _token cookie
+
+    def expiry(record_id: str) -> float:
+        with settings.engine.connect() as connection:
+            value = connection.execute(text("SELECT expires_at FROM ab_session_epoch_session WHERE id = :id"),
+                                       {"id": record_id}).scalar_one()
+        stored = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+        return stored.replace(tzinfo=dt.timezone.utc).timestamp()
+
+    def login() -> dict[str, t.Any]:
+        _login(browser, USERNAME, PASSWORD)
+        return jwt.decode(browser.cookies["_token"], options={"verify_signature": False})
+
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=True) as traveller:
+        claims = login()
+        busy_steps = []
+        for _ in range(9):  # a call a minute, up to a minute before the token's expiry
+            traveller.shift(dt.timedelta(seconds=60))
+            busy_steps.append(api())
+        past_token = expiry(claims["sep"][3]) - claims["exp"]
+        claims = login()
+        traveller.shift(dt.timedelta(seconds=60))
+        busy_once = api()
+        traveller.shift(dt.timedelta(seconds=181))  # idle past the cookie's lifetime and the interval
+        idle = api()
+    return {"busy": busy_steps, "record_past_token_s": past_token, "then_busy": busy_once, "then_idle": idle}
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
-    print(json.dumps({"count": count, "lifetime": lifetime, "legacy": legacy, "idle": idle}[what]()))
+    print(json.dumps({"count": count, "lifetime": lifetime, "legacy": legacy, "idle": idle, "busy": busy}[what]()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import typing as t
@@ -203,14 +204,110 @@ def test_tokens_carry_the_generations(api_server: ApiServer, make_user: t.Callab
     import jwt
 
     claims = jwt.decode(token(api_server, make_user().username, "user-pass-1"), options={"verify_signature": False})
-    generations, key, record = claims["sep"][:2], claims["sep"][2], claims["sep"][3]
+    generations, key = claims["sep"][:2], claims["sep"][2]
     assert generations == [1, 0] and len(key) == 16  # stamped at creation
-    assert record is None  # an API client's token: no browser session to belong to
+
+
+# -- the session registry: tokens minted from tokens, logout ---------------------------
+
+
+def record_of(jwt_value: str) -> str | None:
+    """The session record a JWT names (our claim's last item)."""
+    import jwt
+
+    return t.cast("str | None", jwt.decode(jwt_value, options={"verify_signature": False})["sep"][3])
+
+
+def sessions_of(server: ApiServer, account: Account) -> dict[str, dict[str, t.Any]]:
+    """The user's sessions, active and ended, as the admin's REST API lists them, by id."""
+    listed = admin_browser(server).get(f"{server.url}/auth/api/v1/session_epoch/sessions",
+                                       params={"user_id": account.id, "page_size": 100}, timeout=30)
+    assert listed.status_code == 200, listed.text
+    return {found["id"]: found for found in listed.json()["result"]}
+
+
+def end_session(server: ApiServer, record_id: str) -> None:
+    """What an admin's *End session* does, through the REST API."""
+    admin = admin_browser(server)
+    listing = admin.get(f"{server.url}/auth/users/list/", timeout=30)
+    ended = admin.delete(f"{server.url}/auth/api/v1/session_epoch/sessions/{record_id}",
+                         headers={"X-CSRFToken": csrf_token(listing.text)}, timeout=30)
+    assert ended.status_code == 200 and ended.json()["result"]["active"] is False, ended.text
+
+
+def ui_token(server: ApiServer, **credential: t.Any) -> str:
+    """A token minted by ``POST /ui/auth/token`` for whoever the credential (cookies or headers) is."""
+    minted = requests.post(f"{server.url}/ui/auth/token", json={"token_type": "cli"}, timeout=30, **credential)
+    assert minted.status_code == 200, minted.text
+    return t.cast(str, minted.json()["access_token"])
+
+
+def test_a_password_login_for_a_token_gets_a_record_of_its_own(api_server: ApiServer,
+                                                                make_user: t.Callable[..., Account]) -> None:
+    me = make_user()
+    held = sign_in(api_server, me)
+    record = record_of(held.api_token)
+    assert record is not None and record != record_of(browser_token(held))
+    listed = sessions_of(api_server, me)[record]
+    assert (listed["kind"], listed["via"], listed["active"]) == ("api", "api", True)
+    end_session(api_server, record)
+    assert refused_as_sign_in_again(api(api_server, headers=bearer(held.api_token)))
+    assert_served(api_server, sign_in(api_server, me))
+
+
+def test_tokens_minted_from_a_token_belong_to_its_record_and_end_with_it(api_server: ApiServer,
+                                                                          make_user: t.Callable[..., Account]) -> None:
+    me = make_user()
+    held = sign_in(api_server, me)
+    browser_record, api_record = record_of(browser_token(held)), record_of(held.api_token)
+    # The UI's way (its _token cookie), then a script's with what it was given (a bearer).
+    from_cookie = ui_token(api_server, cookies={"_token": browser_token(held)})
+    from_minted = ui_token(api_server, headers=bearer(from_cookie))
+    from_api_login = ui_token(api_server, headers=bearer(held.api_token))
+    assert [record_of(minted) for minted in (from_cookie, from_minted, from_api_login)] == [
+        browser_record, browser_record, api_record]
+    end_session(api_server, t.cast(str, browser_record))
+    for minted in (from_cookie, from_minted):
+        assert refused_as_sign_in_again(api(api_server, headers=bearer(minted)))
+        assert refused_as_sign_in_again(requests.post(f"{api_server.url}/ui/auth/token", json={},
+                                                      headers=bearer(minted), timeout=30))
+    assert api(api_server, headers=bearer(from_api_login)).status_code == 200  # another session
+    end_session(api_server, t.cast(str, api_record))
+    assert refused_as_sign_in_again(api(api_server, headers=bearer(from_api_login)))
+
+
+def test_airflow_logout_ends_the_session_and_every_copy_of_it(api_server: ApiServer,
+                                                              make_user: t.Callable[..., Account]) -> None:
+    me = make_user()
+    held, other = sign_in(api_server, me), sign_in(api_server, me)
+    copied = {"session": held.browser.cookies["session"], "_token": browser_token(held)}
+    record = t.cast(str, record_of(copied["_token"]))
+    out = held.browser.get(f"{api_server.url}/auth/logout", allow_redirects=False, timeout=30)
+    assert out.status_code == 307 and "/auth/login" in out.headers["location"]
+    replayed = requests.Session()
+    replayed.cookies.set("session", copied["session"])
+    landed = page(api_server, replayed)
+    assert landed.status_code == 302 and "/auth/login/" in landed.headers["Location"], landed.text[:300]
+    assert refused_as_sign_in_again(api(api_server, cookies={"_token": copied["_token"]}))
+    ended = sessions_of(api_server, me)[record]
+    assert (ended["active"], ended["end_reason"], ended["ended_by"]) == (False, "logout", str(me.id))
+    assert_served(api_server, other)  # the user's other sessions live on
+    # The API's logout (a script's, with its bearer token) ends that login's session too.
+    api_record = t.cast(str, record_of(other.api_token))
+    successor = ui_token(api_server, headers=bearer(other.api_token))
+    out = requests.get(f"{api_server.url}/api/v2/auth/logout", headers=bearer(other.api_token),
+                       allow_redirects=False, timeout=30)
+    assert out.status_code == 307
+    assert sessions_of(api_server, me)[api_record]["end_reason"] == "logout"
+    assert refused_as_sign_in_again(api(api_server, headers=bearer(successor)))
 
 
 def test_a_junk_token_is_refused_not_500(api_server: ApiServer) -> None:
     for junk in ("junk", "a.b.c"):
         assert api(api_server, headers=bearer(junk)).status_code in (401, 403)
+        out = requests.get(f"{api_server.url}/auth/logout", cookies={"_token": junk, "session": junk},
+                           allow_redirects=False, timeout=30)
+        assert out.status_code == 307
 
 
 # -- the command line and the database ------------------------------------------------
@@ -316,5 +413,35 @@ def test_the_uis_api_calls_keep_an_idle_limited_session_going_and_an_idle_one_en
                       "end_reasons": ["idle-timeout"], "signalled": ["idle-timeout"]}
 
 
+def test_the_uis_api_calls_keep_the_session_past_the_cookies_lifetime_but_not_past_its_token(
+        airflow_home: t.Any) -> None:
+    result = inprocess(airflow_home, "busy", AIRFLOW__FAB__SESSION_LIFETIME_MINUTES="2",
+                       AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME="600")
+    # Plain Airflow serves a busy UI for as long as its _token lives, whatever the cookie's lifetime.
+    assert result["busy"] == [200] * 9
+    assert result["record_past_token_s"] <= 0  # the record never outlives the token that kept it going
+    assert (result["then_busy"], result["then_idle"]) == (200, 403)
+
+
 def test_a_token_minted_before_the_install_is_judged_by_its_iat(airflow_home: t.Any) -> None:
-    assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403}
+    assert inprocess(airflow_home, "legacy") == {"before": 200, "after": 403, "successor_has_a_record": True,
+                                                 "successor_after": 403}
+
+
+def test_where_you_are_signed_in_is_open_to_every_signed_in_user(api_server: ApiServer,
+                                                                 make_user: t.Callable[..., Account]) -> None:
+    account = make_user()  # Viewer: no permission of ours
+    here, there = (browser_login(api_server, account.username, account.password) for _ in range(2))
+    url = f"{api_server.url}/auth/sessionepoch/my-sessions/"
+    listed = here.get(url, allow_redirects=False, timeout=30)
+    assert listed.status_code == 200, listed.text[:300]
+    assert "signed in" in listed.text and "this session" in listed.text and listed.text.count("data-session=") == 2
+    [other] = re.findall(r'action="[^"]*/sessionepoch/sessions/([^/"]+)/end/"', listed.text)
+    ended = here.post(f"{api_server.url}/auth/sessionepoch/sessions/{other}/end/",
+                      data={"csrf_token": csrf_token(listed.text)}, headers={"Referer": url}, allow_redirects=False,
+                      timeout=30)
+    assert ended.status_code == 302, ended.text[:300]
+    assert there.get(url, allow_redirects=False, timeout=30).status_code == 302  # signed out
+    assert here.get(url, allow_redirects=False, timeout=30).status_code == 200
+    anonymous = requests.get(url, allow_redirects=False, timeout=30)
+    assert anonymous.status_code == 302 and "/auth/login/" in anonymous.headers["Location"]
