@@ -218,7 +218,8 @@ _SCHEMA: dict[str, _Setting] = {
     "ABSOLUTE_TIMEOUT": _Setting(None, _optional(_seconds(60, 10 * 366 * 24 * 3600))),
     # The most sessions one user may have at once (None: no limit).
     "MAX_SESSIONS": _Setting(None, _optional(_count(1, 10_000))),
-    # What a login beyond MAX_SESSIONS does: "evict-oldest" ends the oldest, "refuse" refuses it.
+    # What a login beyond MAX_SESSIONS does: "evict-oldest" ends the oldest, "refuse" refuses it
+    # ("refuse" needs IDLE_TIMEOUT, so that abandoned sessions make room again).
     "MAX_SESSIONS_POLICY": _Setting("evict-oldest", _policy),
 }
 
@@ -284,6 +285,10 @@ def validate(app: Flask) -> None:
     if idle is not None and interval is not None and idle < 2 * interval:
         problems.append(f"{PREFIX}IDLE_TIMEOUT must be at least twice {PREFIX}ACTIVITY_INTERVAL ({interval:g} s):"
                         " activity is recorded only that often")
+    if settings.get("MAX_SESSIONS") is not None and settings.get("MAX_SESSIONS_POLICY") == "refuse" \
+            and settings.get("IDLE_TIMEOUT") is None:
+        problems.append(f'{PREFIX}MAX_SESSIONS_POLICY "refuse" needs {PREFIX}IDLE_TIMEOUT: without it, sessions'
+                        " abandoned on other devices would lock the user out until they expire")
     if problems:
         raise RuntimeError("Invalid flask-session-epoch setting(s): " + "; ".join(problems) + ".")
     app.extensions[_SETTINGS_KEY] = settings

@@ -7,7 +7,7 @@ import logging
 import time
 import typing as t
 
-from flask import Blueprint, current_app, flash, g, session
+from flask import Blueprint, current_app, flash, g, redirect, request, session
 from flask_babel import lazy_gettext
 from flask_login import logout_user, user_logged_in, user_logged_out
 from flask_wtf.csrf import generate_csrf
@@ -19,6 +19,7 @@ from . import (
     config,
     listeners,
     logins,
+    minting,
     oidc,
     proxy,
     remember,
@@ -67,6 +68,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     app.after_request(activity.after_request)
     app.after_request(responses.shape_response)
     app.after_request(_keep_session_after_own_password_change)
+    app.after_request(_back_to_login_after_refusal)
     if config.get("PROXY_HEADER", app):
         app.before_request(proxy.follow_proxy_identity)
     # Templates, static files such as the fetch helper for single-page apps, and the
@@ -97,6 +99,18 @@ def _keep_session_after_own_password_change(response: t.Any) -> t.Any:
 
         keep_current_session(user_id)
     return response
+
+
+def _back_to_login_after_refusal(response: t.Any) -> t.Any:
+    """A refused login's redirect (to the index, or ``next``) goes to the login page, which shows why."""
+    if not request_state.current().login_refused or response.status_code not in (301, 302, 303, 307, 308):
+        return response
+    appbuilder = current_app.extensions[EXTENSION_KEY].appbuilder
+    login_path = appbuilder.get_url_for_login
+    if not login_path or (request.method == "GET" and request.script_root + request.path == login_path):
+        return response  # a login page that logs in by itself (remote user) would refuse again: no loop
+    next_url = request.args.get("next")
+    return redirect(appbuilder.get_url_for_login_with(next_url) if next_url else login_path)
 
 
 class SessionEpochMixin(UserJudge):
@@ -148,6 +162,7 @@ class SessionEpochMixin(UserJudge):
             return extra
 
         jwt_manager.additional_claims_loader(claims)
+        minting.install_encoder(jwt_manager, sessions.verified_token_claims)
         return t.cast("JWTManager | None", made)
 
     def register_views(self) -> None:
@@ -228,18 +243,19 @@ class SessionEpochMixin(UserJudge):
         provider_login = oidc.take_provider_login()
         # Read afresh: a revocation earlier in this request must not be forgotten.
         state = self._session_epoch_read(user.id, lambda db: store.load_state(db, self.user_model, user.id))
-        if state is None:
-            # Without the stamp this session ends as soon as the user has an epoch.
-            session[SESSION_KEY_LOGIN_AT] = time.time()
-        else:
-            sid_key = oidc.sid_key_of(provider_login)
-            try:
-                record_id = logins.start_browser(self, user.id, state, store.utcnow(), sid_key)
-            except logins.SessionLimitReached as refused:
-                logout_user()  # the login does not happen: the request goes on anonymous
-                flash(refused.description, "danger")
-                return
-            check.stamp_session(session, check.stamp_for(user, state, record_id))
+        try:
+            if state is None:
+                logins.go_on_without_record(user.id)
+                # Without the stamp this session ends as soon as the user has an epoch.
+                session[SESSION_KEY_LOGIN_AT] = time.time()
+            else:
+                record_id = logins.start_browser(self, user.id, state, store.utcnow(), oidc.sid_key_of(provider_login))
+                check.stamp_session(session, check.stamp_for(user, state, record_id))
+        except logins.LoginRefused as refused:
+            logout_user()  # the login does not happen: the request goes on anonymous
+            flash(refused.description, "danger")
+            request_state.current().login_refused = True
+            return
         states()[user.id] = state
         oidc.record_login(self, user, provider_login)
         responses.forget_ended()
@@ -256,14 +272,13 @@ class SessionEpochMixin(UserJudge):
         # Minting follows a login or a refresh that loaded the user: no new statement.
         user = db_session(self).get(self.user_model, user_id)
         state = self._session_epoch_state(user_id)
-        if user is None or state is None:
+        if user is None:
             return None
-        minting = request_state.current()
-        if minting.minting_record is None:
-            verified = sessions.verified_token_claims()
-            record_id = None if verified is None else check.token_record_id(verified, config.get("JWT_CLAIM"))
-            minting.minting_record = record_id or logins.start_api(self, user_id, state, store.utcnow())
-        return check.token_claim(user, state, minting.minting_record)
+        if state is None:
+            logins.go_on_without_record(user_id)  # or a token judged by its iat alone
+            return None
+        record_id = minting.api_record(self, user_id, state, sessions.verified_token_claims())
+        return check.token_claim(user, state, record_id)
 
     def set_oauth_session(self, provider: str, oauth_response: t.Any) -> None:
         """FAB's hook after an OAuth token exchange: also note the ID token's subject and session."""

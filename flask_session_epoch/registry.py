@@ -35,8 +35,6 @@ _R = SessionRecord.__table__
 BROWSER = "browser"
 #: ``kind`` of the access and refresh tokens of one API login.
 API = "api"
-# Stored lengths (the columns' sizes).
-_LIMITS = {"user_agent": 512, "device": 128, "provider": 64, "auth_method": 32, "ended_by": 256, "end_reason": 32}
 
 
 def new_id() -> str:
@@ -52,8 +50,12 @@ def new_id() -> str:
             return value
 
 
-def _clip(name: str, value: str | None) -> str | None:
-    return None if value is None else value[: _LIMITS[name]]
+def clip(name: str, value: str | None) -> str | None:
+    """``value`` as the column ``name`` can store it: without NUL characters (PostgreSQL refuses
+    them), cut to the column's length (PostgreSQL and strict MySQL refuse longer values)."""
+    if value is None:
+        return None
+    return value.replace("\x00", "")[: _R.c[name].type.length]
 
 
 #: The record's columns that the request's SELECT reads, in :class:`RecordState`'s order.
@@ -87,14 +89,18 @@ class Origin:
 
 def start(connection: Connection, user_id: int, kind: str, origin: Origin, state: EpochState, now: dt.datetime,
           expires_at: dt.datetime) -> str:
-    """Insert the record of a new login; returns its id."""
+    """Insert the record of a new login; returns its id.
+
+    Every text from the client is stored as its column can hold it (see :func:`clip`):
+    a value a database would refuse must not cost the login its record.
+    """
     record_id = new_id()
+    texts = {name: clip(name, getattr(origin, name))
+             for name in ("auth_method", "provider", "ip", "user_agent", "device", "sid_key")}
     connection.execute(_R.insert().values(
-        id=record_id, user_id=user_id, kind=kind, auth_method=_clip("auth_method", origin.auth_method),
-        provider=_clip("provider", origin.provider), user_generation=state.user_generation,
+        id=record_id, user_id=user_id, kind=kind, user_generation=state.user_generation,
         global_generation=state.global_generation, started_at=now, last_active_at=now, expires_at=expires_at,
-        ip=origin.ip, user_agent=_clip("user_agent", origin.user_agent), device=_clip("device", origin.device),
-        sid_key=origin.sid_key,
+        **texts,
     ))
     return record_id
 
@@ -108,7 +114,7 @@ def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.da
     conditions = [_R.c.id == record_id, _R.c.ended_at.is_(None)]
     if user_id is not None:
         conditions.append(_R.c.user_id == user_id)
-    values = {"ended_at": now, "end_reason": _clip("end_reason", reason), "ended_by": _clip("ended_by", by)}
+    values = {"ended_at": now, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
     return bool(connection.execute(update(_R).where(*conditions).values(values)).rowcount)
 
 
@@ -130,7 +136,7 @@ def end_by_stamp(connection: Connection, user_id: int | None, generations: t.Any
         conditions.append(_R.c.user_id == user_id)
     if keep is not None:
         conditions.append(_R.c.id != keep)
-    values = {"ended_at": at, "end_reason": _clip("end_reason", reason), "ended_by": _clip("ended_by", by)}
+    values = {"ended_at": at, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
     connection.execute(update(_R).where(*conditions).values(values))
 
 
@@ -169,7 +175,7 @@ def end_provider_session(connection: Connection, sid_key: str, reason: str, by: 
     found = [(row[0], row[1]) for row in connection.execute(
         select(_R.c.id, _R.c.user_id).where(_R.c.sid_key == sid_key, _R.c.ended_at.is_(None)))]
     if found:
-        values = {"ended_at": now, "end_reason": _clip("end_reason", reason), "ended_by": _clip("ended_by", by)}
+        values = {"ended_at": now, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
         connection.execute(update(_R).where(_R.c.id.in_([record_id for record_id, _ in found]),
                                             _R.c.ended_at.is_(None)).values(values))
     return found

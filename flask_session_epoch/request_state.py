@@ -33,8 +33,14 @@ class RequestState:
     api_keys: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     #: The record of the JWTs minted in this request (an API login mints two).
     minting_record: str | None = None
+    #: The expiry that record was given in this request (None: it was not started here).
+    minting_record_expires: dt.datetime | None = None
+    #: The last moment the JWT being minted can be presented (set just before it is encoded).
+    minting_expires: dt.datetime | None = None
     #: How the login under way happened, when the caller knows better than FAB's auth type.
     login_method: str | None = None
+    #: A login in this request was refused (the cap, or its record could not be written).
+    login_refused: bool = False
     #: The OpenID provider login under way (from ``set_oauth_session``, read at ``user_logged_in``).
     provider_login: ProviderLogin | None = None
     #: Records whose last activity is written once the response is out: ``(id, new expiry)``.

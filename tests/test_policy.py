@@ -12,6 +12,7 @@ import time_machine
 from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_appbuilder.const import AUTH_REMOTE_USER
 from helpers import api_login, bearer, is_logged_in, login, user_id
 
 import flask_session_epoch as fse
@@ -215,20 +216,58 @@ def test_a_login_beyond_the_cap_ends_the_oldest_session(app: Flask) -> None:
     assert ended_reasons(app) == ["session-limit"]
 
 
-@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse")
-def test_a_login_beyond_the_cap_is_refused_with_a_message(app: Flask) -> None:
+REFUSED = ("You are signed in on too many devices. Sign out on one of them, then sign in again."
+           " A session you no longer use ends by itself after 30 minutes without activity.")
+
+
+@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse",
+                    SESSION_EPOCH_IDLE_TIMEOUT=1800)
+def test_a_login_beyond_the_cap_is_refused_with_a_message_that_says_what_to_do(app: Flask) -> None:
     first, second = app.test_client(), app.test_client()
     login(first)
     response = second.post("/login/", data={"username": ALICE[0], "password": ALICE[1]}, follow_redirects=True)
-    assert b"You are signed in on too many devices." in response.data
+    assert response.request.path == "/login/" and REFUSED in response.get_data(as_text=True)
     assert not is_logged_in(second)
     assert is_logged_in(first)
     refused = second.post("/api/v1/security/login",
                           json={"username": ALICE[0], "password": ALICE[1], "provider": "db"})
-    assert refused.status_code == 400 and "too many devices" in refused.get_json()["message"]
+    assert refused.status_code == 400 and REFUSED in refused.get_json()["message"]
+    onward = second.post("/login/?next=/protected/", data={"username": ALICE[0], "password": ALICE[1]})
+    assert onward.status_code == 302 and onward.headers["Location"].endswith("/login/?next=/protected/")
     first.get("/logout/")
     login(second)  # room again
     assert is_logged_in(second)
+
+
+@pytest.mark.config(AUTH_TYPE=AUTH_REMOTE_USER, SESSION_EPOCH_MAX_SESSIONS=1,
+                    SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse", SESSION_EPOCH_IDLE_TIMEOUT=1800)
+def test_a_refused_remote_user_login_is_not_sent_back_to_log_in_again(app: Flask) -> None:
+    first, second = app.test_client(), app.test_client()
+    assert first.get("/login/", environ_base={"REMOTE_USER": ALICE[0]}).status_code == 302
+    assert is_logged_in(first)
+    refused = second.get("/login/", environ_base={"REMOTE_USER": ALICE[0]})
+    assert refused.status_code == 302 and "/login/" not in refused.headers["Location"]  # no loop
+    assert REFUSED in visit(second, refused.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("idle", "says"), [(120, "2 minutes"), (90 * 60, "90 minutes"), (7200, "2 hours"),
+                                           (86400, "1 day"), (14 * 86400, "14 days"), (3601, "61 minutes")])
+def test_the_refusal_names_the_idle_timeout(make_app, idle: int, says: str) -> None:
+    app = make_app(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse",
+                   SESSION_EPOCH_IDLE_TIMEOUT=idle)
+    login(app.test_client())
+    refused = app.test_client().post("/api/v1/security/login",
+                                     json={"username": ALICE[0], "password": ALICE[1], "provider": "db"})
+    assert f"ends by itself after {says} without activity." in refused.get_json()["message"]
+
+
+def test_refusing_logins_beyond_the_cap_needs_an_idle_timeout(sqlite_url: str) -> None:
+    """Or abandoned sessions would lock the user out until they expire (31 days, a year with remember-me)."""
+    from fabapp import create_app
+
+    needs = 'SESSION_EPOCH_MAX_SESSIONS_POLICY "refuse" needs SESSION_EPOCH_IDLE_TIMEOUT'
+    with pytest.raises(RuntimeError, match=needs):
+        create_app(sqlite_url, SESSION_EPOCH_MAX_SESSIONS=3, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse")
 
 
 @pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1)
@@ -250,18 +289,22 @@ def test_sessions_past_a_limit_leave_room_under_the_cap(app: Flask, clock: time_
     assert not is_logged_in(idle)
 
 
-@pytest.mark.parametrize("db_kind", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql", "mariadb"])
 @pytest.mark.parametrize("policy", ["evict-oldest", "refuse"])
 def test_logins_racing_on_two_workers_never_exceed_the_cap(make_app, policy: str) -> None:
-    workers = [make_app(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY=policy) for _ in range(2)]
+    workers = [make_app(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY=policy,
+                        SESSION_EPOCH_IDLE_TIMEOUT=3600) for _ in range(2)]
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
+    signed_in: list[bool] = []
 
     def log_in(n: int) -> None:
         client = workers[n % 2].test_client()
         barrier.wait()
         try:
             client.post("/login/", data={"username": ALICE[0], "password": ALICE[1]})
+            with client.session_transaction() as sess:
+                signed_in.append("_user_id" in sess)
         except BaseException as exc:  # noqa: BLE001 - reported below, with the others
             errors.append(exc)
 
@@ -272,6 +315,8 @@ def test_logins_racing_on_two_workers_never_exceed_the_cap(make_app, policy: str
         thread.join()
     assert errors == []
     assert len(open_records(workers[0])) == 1
+    # Taking turns refused nobody for waiting: each login evicted the one before, or one got in.
+    assert signed_in.count(True) == (8 if policy == "evict-oldest" else 1)
 
 
 # -- a new session at every login ----------------------------------------------------------------

@@ -307,7 +307,8 @@ def test_a_cookie_from_a_cookieless_proxy_request_needs_the_proxy(app: Flask) ->
 
 
 @by_email
-@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse")
+@pytest.mark.config(SESSION_EPOCH_MAX_SESSIONS=1, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse",
+                    SESSION_EPOCH_IDLE_TIMEOUT=3600)
 def test_cookieless_proxied_requests_never_count_against_the_cap(app: Flask) -> None:
     browser = app.test_client()
     assert who(browser, "alice@example.org") == "alice"

@@ -89,7 +89,7 @@ class SessionEpochFabAuthManager(FabAuthManager):
             return claims
         try:
             record_id = records.for_new_token(app, self.security_manager, user, state, lifetime)
-        except logins.SessionLimitReached as refused:
+        except logins.LoginRefused as refused:  # the cap, or a record that cannot be written
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=refused.description) from None
         claims[config.get("JWT_CLAIM", app)] = check.token_claim(user, state, record_id)
         return claims

@@ -73,6 +73,7 @@ def for_new_token(app: Flask, sm: t.Any, user: t.Any, state: EpochState, lifetim
     the browser's session has no record, or the new one cannot be written.
 
     :raises logins.SessionLimitReached: at ``SESSION_EPOCH_MAX_SESSIONS`` with ``refuse``.
+    :raises logins.SessionNotRecorded: when the record cannot be written and a policy needs it.
     """
     if has_request_context():
         return browser_record(user)
