@@ -70,10 +70,9 @@ def end_after_response(record_id: str, user_id: int, reason: str) -> None:
                                user_id=user_id, reason=reason, actor="system")
 
 
-def after_request(response: Response) -> Response:
+def after_request(response: Response, state: request_state.RequestState) -> Response:
     """Hand what this request has to write to the response, to run once it is sent."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = request_state.current()
     prune_due = _prune_due(app)
     if state.touched or state.ending or prune_due:
         engine = t.cast("Engine", db_session(app.appbuilder.sm).get_bind())

@@ -13,6 +13,7 @@ from flask_login import logout_user, user_logged_in, user_logged_out
 from flask_wtf.csrf import generate_csrf
 
 from . import (
+    accounts,
     activity,
     backchannel,
     check,
@@ -65,10 +66,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     user_logged_out.connect(_forget_on_logout, app, weak=False)
     app.before_request(responses.carry_ended_over)
     # Flask runs these last-registered first: activity's goes on the response actually sent.
-    app.after_request(activity.after_request)
-    app.after_request(responses.shape_response)
-    app.after_request(_keep_session_after_own_password_change)
-    app.after_request(_back_to_login_after_refusal)
+    app.after_request(_after_request)
     if config.get("PROXY_HEADER", app):
         app.before_request(proxy.follow_proxy_identity)
     # Templates, static files such as the fetch helper for single-page apps, and the
@@ -91,19 +89,25 @@ def _forget_on_logout(sender: Flask, user: t.Any = None, **extra: t.Any) -> None
     session_keys.forget(session)
 
 
-def _keep_session_after_own_password_change(response: t.Any) -> t.Any:
+def _after_request(response: t.Any) -> t.Any:
+    """Our steps after the view, in order, over this request's state (read once)."""
     state = request_state.current()
+    response = _back_to_login_after_refusal(response, state)
+    _keep_session_after_own_password_change(state)
+    response = responses.shape_response(response, state)
+    # Last: its writes go on the response actually sent.
+    return activity.after_request(response, state)
+
+
+def _keep_session_after_own_password_change(state: request_state.RequestState) -> None:
     user_id, state.keep_user = state.keep_user, None
     if user_id is not None:
-        from .accounts import keep_current_session
-
-        keep_current_session(user_id)
-    return response
+        accounts.keep_current_session(user_id)
 
 
-def _back_to_login_after_refusal(response: t.Any) -> t.Any:
+def _back_to_login_after_refusal(response: t.Any, state: request_state.RequestState) -> t.Any:
     """A refused login's redirect (to the index, or ``next``) goes to the login page, which shows why."""
-    if not request_state.current().login_refused or response.status_code not in (301, 302, 303, 307, 308):
+    if not state.login_refused or response.status_code not in (301, 302, 303, 307, 308):
         return response
     appbuilder = current_app.extensions[EXTENSION_KEY].appbuilder
     login_path = appbuilder.get_url_for_login

@@ -83,9 +83,11 @@ def forget_ended() -> None:
 
     Superset's login page never shows flashes, so without this they would pile up.
     """
-    flask_session.pop(SESSION_KEY_ENDED, None)
     state = request_state.current()
     state.ended_via = state.flashes = None
+    if not flask_session:
+        return  # nothing to forget (and no session to touch)
+    flask_session.pop(SESSION_KEY_ENDED, None)
     queued = flask_session.get("_flashes")
     if queued:
         ours = {_ended_flash(reason) for reason in (STALE, *_MESSAGES)}
@@ -94,9 +96,8 @@ def forget_ended() -> None:
             flask_session["_flashes"] = kept
 
 
-def shape_response(response: Response) -> Response:
+def shape_response(response: Response, state: request_state.RequestState) -> Response:
     """After a request whose session ended: 401 for API calls, a login redirect for pages."""
-    state = request_state.current()
     via = state.ended_via
     if via is None:
         return response

@@ -243,14 +243,14 @@ def test_signal_and_log_when_session_refused(app: Flask, client: FlaskClient, ca
 def test_second_init_registers_nothing_twice(make_app) -> None:
     from sqlalchemy import event
 
-    from flask_session_epoch import listeners
+    from flask_session_epoch import listeners, manager
     from flask_session_epoch.models import UserSessionEpoch  # noqa: F401
 
     first = make_app()
     make_app()
     user_model = first.appbuilder.sm.user_model
     assert event.contains(user_model, "after_update", listeners._after_user_update)
-    assert len([f for f in first.after_request_funcs[None] if f is responses.shape_response]) == 1
+    assert len([f for f in first.after_request_funcs[None] if f is manager._after_request]) == 1
 
 
 def test_unknown_setting_fails_at_startup(make_app) -> None:
