@@ -67,7 +67,7 @@ def end_after_response(record_id: str, user_id: int, reason: str) -> None:
     """Record that this request found the session past a limit: ended, once the response is out."""
     request_state.current().ending[record_id] = reason
     signals.session_ended.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
-                               user_id=user_id, reason=reason, actor="system")
+                               user_id=user_id, reason=reason, actor="system", credentials=())
 
 
 def after_request(response: Response, state: request_state.RequestState) -> Response:

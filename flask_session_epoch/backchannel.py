@@ -169,7 +169,7 @@ def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     for record_id, owner in ended:
         signals.session_ended.send(app, record_id=record_id, user_id=owner, reason="idp-logout",
-                                   actor=f"idp:{provider}")
+                                   actor=f"idp:{provider}", credentials=())
     return user_id
 
 

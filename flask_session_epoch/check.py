@@ -38,6 +38,10 @@ SESSION_LIMIT = "session-limit"
 LOGOUT = "logout"
 PROXY_SWITCH = "proxy-switch"
 PROXY_UNREADABLE = "proxy-unreadable"
+#: ... a logout that also signs out of the identity provider, and the provider's own
+#: front-channel logout.
+RP_LOGOUT = "rp-logout"
+FRONTCHANNEL_LOGOUT = "frontchannel-logout"
 
 
 # A generation beyond this cannot come from our integer column: tampering.

@@ -12,6 +12,7 @@ import ipaddress
 import math
 import re
 import typing as t
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -157,6 +158,46 @@ def _claim(value: t.Any) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class RpLogout:
+    """How logging out signs a provider's users out of it too (``SESSION_EPOCH_RP_LOGOUT``)."""
+
+    #: Where the provider sends the browser back: a path of this app, or an absolute URL
+    #: of it; None for the app's login page.
+    post_logout_redirect_uri: str | None = None
+    #: Seconds to wait for the provider's discovery document at logout.
+    timeout: float = 5.0
+
+
+def _return_uri(value: t.Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    parts = urlsplit(text)
+    local = text.startswith("/") and not text.startswith(("//", "/\\")) and not parts.scheme
+    if not (local or (parts.scheme in ("http", "https") and parts.hostname)) or parts.fragment \
+            or any(c in text for c in "\r\n\x00\\"):
+        raise _Invalid("post_logout_redirect_uri must be a path of this app ('/login/') or an absolute http(s) URL"
+                       f" of it without a fragment, not {value!r}")
+    return text
+
+
+def _rp_logout(value: t.Any) -> dict[str, RpLogout]:
+    if not isinstance(value, dict):
+        raise _Invalid('must be a dict of OAUTH_PROVIDERS names to options, e.g. {"keycloak": {}}')
+    parsed = {}
+    for name, options in value.items():
+        if not isinstance(name, str) or not name or not isinstance(options, dict):
+            raise _Invalid(f"must map provider names to dicts of options, not {name!r}: {options!r}")
+        unknown = sorted(set(options) - {"post_logout_redirect_uri", "timeout"})
+        if unknown:
+            raise _Invalid(f"{name!r} has unknown option(s) {', '.join(map(repr, unknown))}"
+                           " (known: 'post_logout_redirect_uri', 'timeout')")
+        parsed[name] = RpLogout(_return_uri(options.get("post_logout_redirect_uri")),
+                                _seconds(0.1, 60)(options.get("timeout", 5.0)))
+    return parsed
+
+
+@dataclasses.dataclass(frozen=True)
 class _Setting:
     default: t.Any
     parse: t.Callable[[t.Any], t.Any]
@@ -195,6 +236,12 @@ _SCHEMA: dict[str, _Setting] = {
     # Names of OAUTH_PROVIDERS entries (OpenID providers) allowed to POST back-channel
     # logout tokens to /session_epoch/backchannel-logout/<name>; empty turns it off.
     "BACKCHANNEL_PROVIDERS": _Setting((), _texts),
+    # Names of OAUTH_PROVIDERS entries (OpenID providers) whose front-channel logout may GET
+    # /session_epoch/frontchannel-logout/<name>?iss=...&sid=...; empty turns it off.
+    "FRONTCHANNEL_PROVIDERS": _Setting((), _texts),
+    # OAUTH_PROVIDERS entries whose users are signed out of the provider too when they log
+    # out (OpenID Connect RP-Initiated Logout): {"name": {"post_logout_redirect_uri": ...}}.
+    "RP_LOGOUT": _Setting({}, _rp_logout),
     # Signing algorithms accepted on logout tokens ("none" never is; HMAC is left out).
     "BACKCHANNEL_ALGORITHMS": _Setting(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
                                         "ES384", "ES512", "EdDSA"), _algorithms),

@@ -97,7 +97,8 @@ def describe(user_agent: str) -> str | None:
     return name
 
 
-def origin(sm: t.Any, *, method: str | None = None, sid_key: str | None = None) -> registry.Origin:
+def origin(sm: t.Any, *, method: str | None = None, sid_key: str | None = None,
+           id_token: str | None = None) -> registry.Origin:
     """Where and how the login under way happens, from the request and FAB's auth type."""
     how = method or request_state.current().login_method or _AUTH_METHODS.get(sm.auth_type, "custom")
     user_agent = registry.clip("user_agent", request.user_agent.string) or None
@@ -109,6 +110,7 @@ def origin(sm: t.Any, *, method: str | None = None, sid_key: str | None = None) 
         user_agent=user_agent,
         device=describe(user_agent) if user_agent else None,
         sid_key=sid_key,
+        id_token=id_token,
     )
 
 
@@ -247,13 +249,15 @@ def _start(sm: t.Any, user_id: int, kind: str, where: registry.Origin, state: Ep
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     for old in evicted:
         log.info("Session %s… of user %s ended: over the limit of sessions", old[:8], user_id)
-        signals.session_ended.send(app, record_id=old, user_id=user_id, reason=check.SESSION_LIMIT, actor="system")
+        signals.session_ended.send(app, record_id=old, user_id=user_id, reason=check.SESSION_LIMIT, actor="system",
+                                   credentials=())
     log.info("Session %s… of user %s started (%s, %s)", record_id[:8], user_id, kind, where.auth_method)
     signals.session_started.send(app, record_id=record_id, user_id=user_id, kind=kind, auth_method=where.auth_method)
     return record_id
 
 
-def start_browser(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, sid_key: str | None) -> str | None:
+def start_browser(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, sid_key: str | None,
+                  id_token: str | None = None) -> str | None:
     """The record of a browser login; it lasts as long as its cookie (or remember-me cookie) can."""
     last = activity.browser_expiry(now)
     if session.get("_remember") == "set":
@@ -264,7 +268,8 @@ def start_browser(sm: t.Any, user_id: int, state: EpochState, now: dt.datetime, 
         elif isinstance(duration, (int, float)):
             duration = dt.timedelta(seconds=duration)
         last = max(last, now + duration)
-    return _start(sm, user_id, registry.BROWSER, origin(sm, sid_key=sid_key), state, last, now)
+    return _start(sm, user_id, registry.BROWSER, origin(sm, sid_key=sid_key, id_token=id_token), state, last,
+                  now)
 
 
 def _fallback_expiry(now: dt.datetime) -> dt.datetime:

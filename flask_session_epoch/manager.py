@@ -18,10 +18,12 @@ from . import (
     backchannel,
     check,
     config,
+    idp_logout,
     listeners,
     logins,
     minting,
     oidc,
+    presented,
     proxy,
     remember,
     request_state,
@@ -34,6 +36,7 @@ from . import (
 )
 from .api import SessionEpochApi
 from .identity import parse_user_id
+from .idp_logout import rp_initiated
 from .judge import UserJudge, states
 from .revoke import db_session
 from .session_keys import SESSION_KEY_LOGIN_AT
@@ -74,6 +77,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     blueprint = Blueprint("session_epoch", __name__, template_folder="templates", static_folder="static",
                           url_prefix="/session_epoch")
     backchannel.install(app, blueprint, sm)
+    idp_logout.install(app, blueprint, sm)
     app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)
     app.jinja_env.globals.setdefault("session_epoch_sessions", session_views.sessions_of)
@@ -83,9 +87,17 @@ def _init_app(app: Flask, sm: t.Any) -> None:
 
 
 def _forget_on_logout(sender: Flask, user: t.Any = None, **extra: t.Any) -> None:
-    """Flask-Login's ``logout_user()`` (FAB's ``/logout/``): the session's record ends, so every
-    copy of the cookie is dead; and our keys go with Flask-Login's."""
-    sessions.end_login(check.record_id_of_session(session), getattr(user, "id", None))
+    """Flask-Login's ``logout_user()`` (FAB's ``/logout/``): the session's record ends, and so
+    do those of the JWTs sent along, so every copy is dead; our keys go with Flask-Login's.
+
+    A login through a provider of ``SESSION_EPOCH_RP_LOGOUT`` is read first: the response
+    then sends the browser on to sign out there too.
+    """
+    user_id = getattr(user, "id", None)
+    state = request_state.current()
+    state.rp_logout = rp_initiated.prepare(check.record_id_of_session(session), user_id)
+    reason = check.RP_LOGOUT if state.rp_logout is not None and state.rp_logout.to_provider else check.LOGOUT
+    presented.end_all([*presented.of_session(session, user_id), *presented.of_jwts()], reason)
     session_keys.forget(session)
 
 
@@ -94,6 +106,7 @@ def _after_request(response: t.Any) -> t.Any:
     state = request_state.current()
     response = _back_to_login_after_refusal(response, state)
     _keep_session_after_own_password_change(state)
+    response = rp_initiated.after_logout(response, state.rp_logout)
     response = responses.shape_response(response, state)
     # Last: its writes go on the response actually sent.
     return activity.after_request(response, state)
@@ -253,7 +266,8 @@ class SessionEpochMixin(UserJudge):
                 # Without the stamp this session ends as soon as the user has an epoch.
                 session[SESSION_KEY_LOGIN_AT] = time.time()
             else:
-                record_id = logins.start_browser(self, user.id, state, store.utcnow(), oidc.sid_key_of(provider_login))
+                record_id = logins.start_browser(self, user.id, state, store.utcnow(), oidc.sid_key_of(provider_login),
+                                                 None if provider_login is None else provider_login.id_token)
                 check.stamp_session(session, check.stamp_for(user, state, record_id))
         except logins.LoginRefused as refused:
             logout_user()  # the login does not happen: the request goes on anonymous

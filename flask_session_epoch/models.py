@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing as t
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import declarative_base
 
@@ -147,6 +147,9 @@ class SessionRecord(Model):
     device = Column(String(128))
     #: The OpenID provider session it logged in under (see :mod:`.oidc`), for back-channel logout.
     sid_key = Column(String(64))
+    #: The login's OpenID Connect ID token, for RP-initiated logout (``id_token_hint``);
+    #: kept only for providers in ``SESSION_EPOCH_RP_LOGOUT``, cleared when the record ends.
+    id_token = Column(Text)
     ended_at = Column(UtcDateTime)
     end_reason = Column(String(32))
     ended_by = Column(String(256))

@@ -1,9 +1,11 @@
 """OpenID Connect logins: which user a provider's subject is, which provider session a session is.
 
-At an OAuth login through a provider named in ``SESSION_EPOCH_BACKCHANNEL_PROVIDERS``
-the ID token's ``iss`` and ``sub`` are recorded against the FAB user the login
-ended in, and a key for its ``sid`` goes into the session. Back-channel logout
-(:mod:`.backchannel`) reads both.
+At an OAuth login through a provider named in ``SESSION_EPOCH_BACKCHANNEL_PROVIDERS``,
+``SESSION_EPOCH_FRONTCHANNEL_PROVIDERS`` or ``SESSION_EPOCH_RP_LOGOUT``, the ID token's
+``iss`` and ``sub`` are recorded against the FAB user the login ended in, and a key for
+its ``sid`` goes into the session's record (with the ID token itself, for RP-initiated
+logout). Back- and front-channel logout (:mod:`.backchannel`, :mod:`.frontchannel`)
+read them; RP-initiated logout (:mod:`.rp_logout`) reads the ID token.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
     """
     state = request_state.current()
     state.provider_login = None
-    if provider not in config.get("BACKCHANNEL_PROVIDERS"):
+    keeps_id_token = provider in config.get("RP_LOGOUT")
+    if not (keeps_id_token or provider in config.get("BACKCHANNEL_PROVIDERS")
+            or provider in config.get("FRONTCHANNEL_PROVIDERS")):
         return
     claims = _id_token_claims(response)
     issuer = claim(claims, "iss") if claims else None
@@ -82,10 +86,12 @@ def note_oauth_login(provider: str, response: t.Mapping[str, t.Any]) -> None:
     if claims is None or issuer is None or subject is None:
         log.warning(
             "OAuth login through %s returned no usable ID token (is 'openid' in its scope?):"
-            " back-channel logout cannot reach this session", provider,
+            " the provider's logouts cannot reach this session", provider,
         )
         return
-    state.provider_login = ProviderLogin(issuer, subject, claim(claims, "sid"))
+    id_token = response.get("id_token") if keeps_id_token else None
+    state.provider_login = ProviderLogin(issuer, subject, claim(claims, "sid"),
+                                         id_token if isinstance(id_token, str) else None)
 
 
 def take_provider_login() -> ProviderLogin | None:

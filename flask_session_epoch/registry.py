@@ -85,6 +85,8 @@ class Origin:
     user_agent: str | None = None
     device: str | None = None
     sid_key: str | None = None
+    #: The login's ID token, kept for RP-initiated logout.
+    id_token: str | None = None
 
 
 def start(connection: Connection, user_id: int, kind: str, origin: Origin, state: EpochState, now: dt.datetime,
@@ -100,9 +102,16 @@ def start(connection: Connection, user_id: int, kind: str, origin: Origin, state
     connection.execute(_R.insert().values(
         id=record_id, user_id=user_id, kind=kind, user_generation=state.user_generation,
         global_generation=state.global_generation, started_at=now, last_active_at=now, expires_at=expires_at,
-        **texts,
+        id_token=origin.id_token, **texts,
     ))
     return record_id
+
+
+def _ending(at: dt.datetime, reason: str, by: str) -> dict[str, t.Any]:
+    """The values every ending writes: when, why and by whom; and the ID token goes (it
+    only served to sign this login out of its provider)."""
+    return {"ended_at": at, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by),
+            "id_token": None}
 
 
 def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.datetime,
@@ -114,7 +123,7 @@ def end(connection: Connection, record_id: str, reason: str, by: str, now: dt.da
     conditions = [_R.c.id == record_id, _R.c.ended_at.is_(None)]
     if user_id is not None:
         conditions.append(_R.c.user_id == user_id)
-    values = {"ended_at": now, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
+    values = _ending(now, reason, by)
     return bool(connection.execute(update(_R).where(*conditions).values(values)).rowcount)
 
 
@@ -136,7 +145,7 @@ def end_by_stamp(connection: Connection, user_id: int | None, generations: t.Any
         conditions.append(_R.c.user_id == user_id)
     if keep is not None:
         conditions.append(_R.c.id != keep)
-    values = {"ended_at": at, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
+    values = _ending(at, reason, by)
     connection.execute(update(_R).where(*conditions).values(values))
 
 
@@ -175,10 +184,17 @@ def end_provider_session(connection: Connection, sid_key: str, reason: str, by: 
     found = [(row[0], row[1]) for row in connection.execute(
         select(_R.c.id, _R.c.user_id).where(_R.c.sid_key == sid_key, _R.c.ended_at.is_(None)))]
     if found:
-        values = {"ended_at": now, "end_reason": clip("end_reason", reason), "ended_by": clip("ended_by", by)}
+        values = _ending(now, reason, by)
         connection.execute(update(_R).where(_R.c.id.in_([record_id for record_id, _ in found]),
                                             _R.c.ended_at.is_(None)).values(values))
     return found
+
+
+def sign_in_of(connection: Connection, record_id: str, user_id: int) -> tuple[str | None, str | None] | None:
+    """``(provider, ID token)`` of the user's open record, or None if it is not open (or not theirs)."""
+    row = connection.execute(select(_R.c.provider, _R.c.id_token).where(
+        _R.c.id == record_id, _R.c.user_id == user_id, _R.c.ended_at.is_(None))).first()
+    return None if row is None else (row[0], row[1])
 
 
 def keep(connection: Connection, record_id: str, state: EpochState) -> None:
@@ -210,7 +226,7 @@ def expire(connection: Connection, now: dt.datetime, batch: int, limits: Limits)
             end(connection, record_id, reason, "system", at)
     if by_expiry:
         connection.execute(update(_R).where(_R.c.id.in_(by_expiry), _R.c.ended_at.is_(None)).values(
-            ended_at=_R.c.expires_at, end_reason=check.EXPIRED, ended_by="system"))
+            ended_at=_R.c.expires_at, end_reason=check.EXPIRED, ended_by="system", id_token=None))
     return len(rows)
 
 

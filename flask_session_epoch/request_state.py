@@ -14,7 +14,7 @@ import typing as t
 from flask import g
 
 if t.TYPE_CHECKING:
-    from .state import EpochState, ProviderLogin
+    from .state import EpochState, LogoutPlan, ProviderLogin
 
 _KEY = "session_epoch"
 
@@ -41,6 +41,8 @@ class RequestState:
     login_method: str | None = None
     #: A login in this request was refused (the cap, or its record could not be written).
     login_refused: bool = False
+    #: Where a logout in this request sends the browser next, to sign out of its provider too.
+    rp_logout: LogoutPlan | None = None
     #: The OpenID provider login under way (from ``set_oauth_session``, read at ``user_logged_in``).
     provider_login: ProviderLogin | None = None
     #: Records whose last activity is written once the response is out: ``(id, new expiry)``.

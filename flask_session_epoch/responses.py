@@ -21,6 +21,8 @@ if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
     from werkzeug.wrappers import Response
 
+# The endpoints where an identity provider logs users out (back- and front-channel).
+_PROVIDER_LOGOUTS = frozenset({"session_epoch.backchannel_logout", "session_epoch.frontchannel_logout"})
 #: Header set on a response whose session or token was ended.
 ENDED_HEADER = "X-Session-Ended"
 
@@ -38,7 +40,8 @@ def is_exempt_request() -> bool:
     endpoint = request.endpoint or ""
     exempt = config.get("EXEMPT_ENDPOINTS")
     # Blueprint endpoints match by their last part too: Superset's is "health.health".
-    return endpoint in exempt or endpoint.rsplit(".", 1)[-1] in exempt
+    # A provider's logout calls answer alike whatever credentials come along.
+    return endpoint in exempt or endpoint.rsplit(".", 1)[-1] in exempt or endpoint in _PROVIDER_LOGOUTS
 
 
 def end_session(session: SessionMixin) -> None:

@@ -222,8 +222,11 @@ def end_session(record_id: str, reason: str = "admin", *, actor: str | None = No
     return get_session(record_id, user_id)
 
 
-def end_one(record_id: str, *, reason: str, by: str, user_id: int) -> bool:
-    """End the record if it is still open; log it and send ``session_ended`` once committed."""
+def end_one(record_id: str, *, reason: str, by: str, user_id: int, credentials: tuple[str, ...] = ()) -> bool:
+    """End the record if it is still open; log it and send ``session_ended`` once committed.
+
+    :param credentials: the credentials of this request that named the record (a logout's).
+    """
     db = db_session(security_manager())
     try:
         ended = registry.end(db.connection(), record_id, reason, by, store.utcnow(), user_id=user_id)
@@ -234,12 +237,12 @@ def end_one(record_id: str, *, reason: str, by: str, user_id: int) -> bool:
     if ended:
         log.info("Session %s… of user %s ended (reason=%s, by=%s)", record_id[:8], user_id, reason, by)
         signals.session_ended.send(current_app._get_current_object(), record_id=record_id,  # type: ignore[attr-defined]
-                                   user_id=user_id, reason=reason, actor=by)
+                                   user_id=user_id, reason=reason, actor=by, credentials=credentials)
     return ended
 
 
 def end_login(record_id: str | None, user_id: int | None, *, reason: str = check.LOGOUT,
-              by: str | None = None) -> bool:
+              by: str | None = None, credentials: tuple[str, ...] = ()) -> bool:
     """End the record of a login being signed out, wherever the copies of its credentials are.
 
     Every way a login ends goes through here before its keys are forgotten: FAB's
@@ -247,10 +250,11 @@ def end_login(record_id: str | None, user_id: int | None, *, reason: str = check
     cannot be read. A credential without a record, or without a user, ends nothing.
 
     :param by: who ended it (default: the user, as at a logout).
+    :param credentials: the credentials of the request that named it (see :mod:`.presented`).
     """
     if record_id is None or not isinstance(user_id, int):
         return False
-    return end_one(record_id, reason=reason, by=by or str(user_id), user_id=user_id)
+    return end_one(record_id, reason=reason, by=by or str(user_id), user_id=user_id, credentials=credentials)
 
 
 def verified_token_claims() -> dict[str, t.Any] | None:

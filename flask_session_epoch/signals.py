@@ -32,7 +32,10 @@ session_started = _signals.signal("session-started")
 
 #: Sent after one session was ended on its own (a logout, *Sign out* on one row, an
 #: admin's *End session*, a provider's logout by ``sid``). Sender: the app. Keyword
-#: arguments: ``record_id``, ``user_id``, ``reason`` and ``actor``. Sessions that an
-#: epoch ends (revoke, disable, revoke-all) send ``sessions_invalidated`` instead.
+#: arguments: ``record_id``, ``user_id``, ``reason``, ``actor`` and ``credentials``: at a
+#: logout, the credentials of the logout request that named this record (``session``,
+#: ``remember-me``, ``jwt-access``, ``jwt-refresh``, ``airflow-token``), empty otherwise;
+#: ending the record ends every other copy of them too. Sessions that an epoch ends
+#: (revoke, disable, revoke-all) send ``sessions_invalidated`` instead.
 session_ended = _signals.signal("session-ended")
 

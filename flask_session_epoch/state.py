@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import typing as t
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -106,3 +107,14 @@ class ProviderLogin:
     issuer: str
     subject: str
     sid: str | None
+    #: The ID token itself, kept only when the provider signs out through RP-initiated logout.
+    id_token: str | None = None
+
+
+class LogoutPlan(t.NamedTuple):
+    """Where a logout's browser goes next to sign out of its provider, and the cookie that goes along."""
+
+    location: str
+    cookie: str
+    #: Whether it goes to the provider (else back to the login page, with a message).
+    to_provider: bool

@@ -322,6 +322,31 @@ def test_sessions_that_an_epoch_ended_before_0_4_are_marked_once(bare: Flask, en
     assert rows["expired"] == (None, None, None)  # past its expiry first: the expiry round marks it
 
 
+@pytest.mark.all_databases
+def test_0007_adds_the_id_token_column_and_keeps_every_record(bare: Flask, engine: sa.engine.Engine) -> None:
+    assert run(bare, "upgrade", "0006_mark_epoch_ended_sessions").exit_code == 0
+    now = utcnow()
+    with engine.begin() as conn:
+        uid = conn.execute(sa.text("SELECT id FROM ab_user WHERE username = :u"), {"u": ALICE[0]}).scalar_one()
+        conn.execute(sa.text(
+            "INSERT INTO ab_session_epoch_session (id, user_id, kind, auth_method, user_generation,"
+            " global_generation, started_at, last_active_at, expires_at) VALUES ('old', :u, 'browser', 'oauth',"
+            " 0, 0, :at, :at, :at)"), {"u": uid, "at": now})
+
+    def columns() -> set[str]:
+        return {column["name"] for column in sa.inspect(engine).get_columns("ab_session_epoch_session")}
+
+    assert run(bare, "upgrade").exit_code == 0
+    assert "id_token" in columns()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id, id_token FROM ab_session_epoch_session")).all() == [("old", None)]
+    assert run(bare, "downgrade", "0006_mark_epoch_ended_sessions").exit_code == 0
+    assert "id_token" not in columns()
+    assert run(bare, "upgrade").exit_code == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM ab_session_epoch_session")).scalar_one() == 1
+
+
 def test_host_alembic_version_is_untouched(bare: Flask, engine: sa.engine.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))

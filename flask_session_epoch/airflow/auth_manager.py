@@ -190,4 +190,4 @@ class SessionEpochFabAuthManager(FabAuthManager):
         if ended:
             log.info("Session %s… of user %s ended: %s", record.id[:8], subject.user.id, update)
             signals.session_ended.send(app, record_id=record.id, user_id=subject.user.id, reason=update,
-                                       actor="system")
+                                       actor="system", credentials=())
