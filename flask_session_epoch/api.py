@@ -17,6 +17,7 @@ from wtforms.validators import ValidationError
 from . import sessions, tokens
 from .accounts import session_status, sign_out_other_sessions
 from .identity import parse_user_id
+from .idp_logout import openapi
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions, security_manager
 from .sessions_api import SessionsApiMixin
 from .views import PERMISSION_VIEW
@@ -31,6 +32,11 @@ class SessionEpochApi(SessionsApiMixin, BaseApi):
     method_permission_name = {"revoke": "revoke", "revoke_all": "revoke_all", "status": "read",
                               "list_sessions": "read", "end_session": "revoke"}
     openapi_spec_tag = "Session epoch"
+
+    def add_api_spec(self, api_spec: t.Any) -> None:
+        """FAB's spec of these endpoints, and of the provider-facing logout routes beside them."""
+        super().add_api_spec(api_spec)
+        openapi.add_paths(api_spec)
 
     @staticmethod
     def _user(raw_id: str) -> t.Any:

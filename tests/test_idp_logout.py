@@ -276,3 +276,20 @@ def test_every_ending_drops_the_id_token(rp_app: Flask, op: OpenIDProvider, how:
             sessions.end_session(record.id, reason="test", actor="test")
     [after] = records(rp_app)
     assert after.ended_at is not None and after.id_token is None
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # apispec warns about FAB's own security schemas
+def test_both_provider_logout_routes_are_in_fabs_openapi_spec(rp_app: Flask) -> None:
+    from flask_appbuilder.api.manager import OpenApi
+
+    from flask_session_epoch.api import SessionEpochApi
+
+    with rp_app.test_request_context("/api/v1/_openapi"):
+        spec = OpenApi._create_api_spec("v1")
+        [api] = [view for view in rp_app.appbuilder.baseviews if isinstance(view, SessionEpochApi)]
+        api.add_api_spec(spec)
+        paths = spec.to_dict()["paths"]
+    assert set(paths["/session_epoch/backchannel-logout/{provider}"]) == {"post"}
+    front = paths["/session_epoch/frontchannel-logout/{provider}"]["get"]
+    assert {p["name"] for p in front["parameters"]} == {"provider", "iss", "sid"}
+    assert "/api/v1/session_epoch/revoke_all" in paths
