@@ -302,6 +302,18 @@ def test_airflow_logout_ends_the_session_and_every_copy_of_it(api_server: ApiSer
     assert refused_as_sign_in_again(api(api_server, headers=bearer(successor)))
 
 
+def test_airflow_logout_ends_a_bearer_token_sent_along(api_server: ApiServer,
+                                                      make_user: t.Callable[..., Account]) -> None:
+    me = make_user()
+    held, script = sign_in(api_server, me), sign_in(api_server, me)
+    api_record = t.cast(str, record_of(script.api_token))
+    out = held.browser.get(f"{api_server.url}/auth/logout", headers=bearer(script.api_token),
+                           allow_redirects=False, timeout=30)
+    assert out.status_code == 307
+    assert sessions_of(api_server, me)[api_record]["end_reason"] == "logout"
+    assert refused_as_sign_in_again(api(api_server, headers=bearer(script.api_token)))
+
+
 def test_a_junk_token_is_refused_not_500(api_server: ApiServer) -> None:
     for junk in ("junk", "a.b.c"):
         assert api(api_server, headers=bearer(junk)).status_code in (401, 403)
