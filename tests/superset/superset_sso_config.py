@@ -8,7 +8,8 @@ The environment says where things are (see ``test_superset_sso.py``):
 * ``SESSION_EPOCH_TEST_OP_METADATA``: the provider's discovery document;
 * ``SESSION_EPOCH_TEST_CLIENT_ID`` / ``SESSION_EPOCH_TEST_CLIENT_SECRET``: who Superset is to it;
 * ``SESSION_EPOCH_TEST_BACKCHANNEL``: ``0`` leaves the provider off
-  ``SESSION_EPOCH_BACKCHANNEL_PROVIDERS``, to watch the tests fail without the feature.
+  ``SESSION_EPOCH_BACKCHANNEL_PROVIDERS`` (and RP-initiated and front-channel logout off),
+  to watch the tests fail without the features.
 """
 
 import os
@@ -40,7 +41,11 @@ OAUTH_PROVIDERS = [
 AUTH_USER_REGISTRATION = True
 AUTH_USER_REGISTRATION_ROLE = "Gamma"
 
-SESSION_EPOCH_BACKCHANNEL_PROVIDERS = ["idp"] if os.environ.get("SESSION_EPOCH_TEST_BACKCHANNEL", "1") == "1" else []
+_PROVIDER_LOGOUTS = os.environ.get("SESSION_EPOCH_TEST_BACKCHANNEL", "1") == "1"
+SESSION_EPOCH_BACKCHANNEL_PROVIDERS = ["idp"] if _PROVIDER_LOGOUTS else []
+# Logging out signs out of the provider too; its logout page may sign out here.
+SESSION_EPOCH_RP_LOGOUT = {"idp": {}} if _PROVIDER_LOGOUTS else {}
+SESSION_EPOCH_FRONTCHANNEL_PROVIDERS = ["idp"] if _PROVIDER_LOGOUTS else []
 
 
 class SessionEpochSupersetSecurityManager(SessionEpochMixin, SupersetSecurityManager):

@@ -305,3 +305,43 @@ def test_logout_endpoint_refuses_what_is_not_a_logout(superset: Superset) -> Non
         assert response.status_code == 400, data
         assert response.json()["error"] == "invalid_request"
         assert reason in response.json()["error_description"]
+
+
+def test_superset_logout_signs_out_of_the_provider_and_its_frontchannel_ends_one_session(
+    superset: Superset, op: OpenIDProvider, username: str
+) -> None:
+    """Superset's *Logout* is FAB's: it ends the session, then goes to the provider's end_session_endpoint."""
+    laptop, phone, tablet = new_browser(), new_browser(), new_browser()
+    sso_login(laptop, superset, op, username)
+    copy = new_browser()
+    copy.cookies.update(laptop.cookies)
+
+    out = laptop.get(f"{superset.url}/logout/", allow_redirects=False, timeout=HTTP_TIMEOUT)
+
+    assert out.status_code == 302
+    where = urlsplit(out.headers["Location"])
+    metadata = requests.get(op.metadata_url, timeout=HTTP_TIMEOUT).json()
+    assert f"{where.scheme}://{where.netloc}{where.path}" == metadata["end_session_endpoint"]
+    query = parse_qs(where.query)
+    assert set(query) == {"id_token_hint", "client_id", "post_logout_redirect_uri", "state"}
+    assert query["post_logout_redirect_uri"] == [f"{superset.url}/login/"]
+    assert_ended(copy, superset)
+    # Back from the provider with the state: checked, and the message waits in the session
+    # (Superset 6.1's React login page does not render Flask flashes).
+    back = laptop.get(f"{superset.url}/login/", params={"state": query["state"][0]}, timeout=HTTP_TIMEOUT)
+    assert back.status_code == 200
+    from flask import Flask
+
+    reader = Flask("reader")
+    reader.secret_key = "flask-session-epoch-superset-sso-tests"  # superset_sso_config.SECRET_KEY
+    flashes = reader.session_interface.get_signing_serializer(reader).loads(laptop.cookies["session"])["_flashes"]
+    assert ("info", "You are signed out of this app and of idp.") in [tuple(f) for f in flashes]
+
+    # The provider's front-channel logout of one provider session, without any cookie.
+    sid = sso_login(phone, superset, op, username)
+    sso_login(tablet, superset, op, username)
+    front = requests.get(f"{superset.url}/session_epoch/frontchannel-logout/idp", params={"iss": op.issuer,
+                         "sid": sid}, allow_redirects=False, timeout=HTTP_TIMEOUT)
+    assert front.status_code == 200 and front.headers["Cache-Control"] == "no-cache, no-store"
+    assert_ended(phone, superset)
+    assert_signed_in(tablet, superset, username)
