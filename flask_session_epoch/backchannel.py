@@ -50,22 +50,20 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
             "Back-channel logout checks RSA and EC signatures, which needs the cryptography package:"
             ' pip install "flask-session-epoch[oidc]".'
         )
-    remotes = getattr(sm, "oauth_remotes", None) or {}
     providers = {}
     for name in names:
-        spec = next((p for p in sm.oauth_providers if p.get("name") == name), None)
-        if name not in remotes or spec is None:
+        remote, remote_app = oidc.oauth_provider(sm, name)
+        if remote is None:
             raise RuntimeError(
                 f"SESSION_EPOCH_BACKCHANNEL_PROVIDERS names {name!r}, which is not in OAUTH_PROVIDERS"
                 " (back-channel logout needs AUTH_TYPE = AUTH_OAUTH)."
             )
-        remote_app = spec.get("remote_app", {})
         if not remote_app.get("server_metadata_url") or not remote_app.get("client_id"):
             raise RuntimeError(
                 f"OAUTH_PROVIDERS entry {name!r} needs server_metadata_url and client_id in remote_app"
                 " for back-channel logout: the provider's issuer and keys come from its discovery document."
             )
-        providers[name] = Provider(remotes[name], str(remote_app["client_id"]))
+        providers[name] = Provider(remote, str(remote_app["client_id"]))
     app.extensions[_EXTENSION_KEY] = providers
     blueprint.add_url_rule(
         "/backchannel-logout/<provider>", endpoint="backchannel_logout", view_func=logout, methods=["POST"]

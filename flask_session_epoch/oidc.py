@@ -36,6 +36,14 @@ _CLAIM_LIMITS = {"sub": 255, "iss": 1024}
 _DEFAULT_LIMIT = 4096
 
 
+def oauth_provider(sm: t.Any, name: str) -> tuple[t.Any, dict[str, t.Any]]:
+    """The Authlib client FAB made for an ``OAUTH_PROVIDERS`` entry (None if it has none), and
+    the entry's ``remote_app`` settings ({} if there is no such entry)."""
+    remotes = getattr(sm, "oauth_remotes", None) or {}
+    spec = next((p for p in getattr(sm, "oauth_providers", None) or () if p.get("name") == name), None)
+    return remotes.get(name), dict((spec or {}).get("remote_app", {}))
+
+
 def claim(claims: t.Mapping[str, t.Any], name: str) -> str | None:
     """An identifying claim (``iss``, ``sub``, ``sid``, ``jti``) if it is a usable string, else None."""
     value = claims.get(name)

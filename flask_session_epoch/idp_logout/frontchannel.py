@@ -40,16 +40,15 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     names = settings.get("FRONTCHANNEL_PROVIDERS", app)
     if not names:
         return
-    remotes = getattr(sm, "oauth_remotes", None) or {}
-    for name in names:
-        spec = next((p for p in getattr(sm, "oauth_providers", None) or () if p.get("name") == name), None)
-        if name not in remotes or not (spec or {}).get("remote_app", {}).get("server_metadata_url"):
+    remotes = {name: oidc.oauth_provider(sm, name) for name in names}
+    for name, (remote, remote_app) in remotes.items():
+        if remote is None or not remote_app.get("server_metadata_url"):
             raise RuntimeError(
                 f"SESSION_EPOCH_FRONTCHANNEL_PROVIDERS names {name!r}, which is not an OAUTH_PROVIDERS entry with"
                 " server_metadata_url in remote_app (front-channel logout needs AUTH_TYPE = AUTH_OAUTH and the"
                 " provider's issuer, from its discovery document)."
             )
-    app.extensions[_EXTENSION_KEY] = {name: remotes[name] for name in names}
+    app.extensions[_EXTENSION_KEY] = {name: remote for name, (remote, _) in remotes.items()}
     blueprint.add_url_rule(PATH, endpoint="frontchannel_logout", view_func=logout, methods=["GET"])
 
 

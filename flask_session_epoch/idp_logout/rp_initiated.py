@@ -28,7 +28,7 @@ from flask import after_this_request, current_app, flash, request
 from flask_babel import gettext
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .. import config, registry
+from .. import config, oidc, registry
 from ..revoke import db_session, security_manager
 from ..state import LogoutPlan as Plan
 
@@ -74,21 +74,19 @@ def install(app: Flask, sm: t.Any) -> None:
     settings: dict[str, config.RpLogout] = config.get("RP_LOGOUT", app)
     if not settings:
         return
-    remotes = getattr(sm, "oauth_remotes", None) or {}
     providers = {}
     for name, options in settings.items():
-        spec = next((p for p in getattr(sm, "oauth_providers", None) or () if p.get("name") == name), None)
-        remote_app = (spec or {}).get("remote_app", {})
-        if name not in remotes or not remote_app.get("server_metadata_url") or not remote_app.get("client_id"):
+        remote, remote_app = oidc.oauth_provider(sm, name)
+        if remote is None or not remote_app.get("server_metadata_url") or not remote_app.get("client_id"):
             raise RuntimeError(
                 f"SESSION_EPOCH_RP_LOGOUT names {name!r}, which is not an OAUTH_PROVIDERS entry with"
                 " server_metadata_url and client_id in remote_app (RP-initiated logout needs AUTH_TYPE ="
                 " AUTH_OAUTH and the provider's discovery document)."
             )
-        if not hasattr(remotes[name], "create_logout_url"):
+        if not hasattr(remote, "create_logout_url"):
             raise RuntimeError("SESSION_EPOCH_RP_LOGOUT needs Authlib 1.7 or newer (create_logout_url):"
                                ' pip install "Authlib>=1.7"')
-        providers[name] = Provider(name, remotes[name], str(remote_app["client_id"]),
+        providers[name] = Provider(name, remote, str(remote_app["client_id"]),
                                    str(remote_app["server_metadata_url"]), options)
     app.extensions[_EXTENSION_KEY] = providers
     app.before_request(check_return)
