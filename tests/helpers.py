@@ -48,6 +48,29 @@ def is_logged_in(client: FlaskClient) -> bool:
     return False
 
 
+def remember_app(app: Flask) -> Flask:
+    """The app with ``/remember-login``: alice logs in with "remember me", as FAB's login form does."""
+    from flask_login import login_user
+
+    @app.route("/remember-login")
+    def remember_login() -> str:
+        login_user(app.appbuilder.sm.find_user(ALICE[0]), remember=True)
+        return "ok"
+
+    return app
+
+
+def api_key(app: Flask, name: str = "ci") -> str:
+    """A new FAB API key of alice's (Flask-AppBuilder 5.3; the test skips on older ones)."""
+    import pytest
+
+    sm = app.appbuilder.sm
+    if not hasattr(sm, "create_api_key"):
+        pytest.skip("API keys need Flask-AppBuilder 5.3")
+    with app.app_context():
+        return t.cast(str, sm.create_api_key(sm.find_user(ALICE[0]), name)["key"])
+
+
 def oauth_config(metadata_url: str, **extra: t.Any) -> dict[str, t.Any]:
     """An app that logs in through one OpenID provider, named ``idp``, which may send logouts."""
     remote_app = {

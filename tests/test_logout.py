@@ -10,10 +10,10 @@ import typing as t
 
 import jwt
 import pytest
-from fabapp import ADMIN, ALICE
+from fabapp import ADMIN
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import api_login, bearer, is_logged_in, login
+from helpers import api_key, api_login, bearer, is_logged_in, login, remember_app
 
 from flask_session_epoch import signals
 
@@ -88,14 +88,7 @@ def test_hostile_tokens_at_logout_end_nothing_else(app: Flask, client: FlaskClie
 
 
 def test_the_remember_me_cookie_is_named_among_what_a_logout_ended(app: Flask) -> None:
-    from flask_login import login_user
-
-    @app.route("/remember-login")
-    def remember_login() -> str:
-        login_user(app.appbuilder.sm.find_user(ALICE[0]), remember=True)
-        return "ok"
-
-    client = app.test_client()
+    client = remember_app(app).test_client()
     client.get("/remember-login")
     stolen = client.get_cookie("remember_token").value
     seen = ended_signals(app)
@@ -108,11 +101,7 @@ def test_the_remember_me_cookie_is_named_among_what_a_logout_ended(app: Flask) -
 
 @pytest.mark.config(FAB_API_KEY_ENABLED=True)
 def test_logout_leaves_api_keys_alone(app: Flask, client: FlaskClient) -> None:
-    sm = app.appbuilder.sm
-    if not hasattr(sm, "create_api_key"):
-        pytest.skip("API keys need Flask-AppBuilder 5.3")
-    with app.app_context():
-        key = sm.create_api_key(sm.find_user(ALICE[0]), "ci")["key"]
+    key = api_key(app)
     assert ping(app.test_client(), key) == 200
     login(client)
     client.get("/logout/", headers=bearer(key))

@@ -11,7 +11,7 @@ from fabapp import ALICE
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-from helpers import api_login, bearer, is_logged_in, login, user_id
+from helpers import api_key, api_login, bearer, is_logged_in, login, remember_app, user_id
 from test_check import revoke
 
 import flask_session_epoch as fse
@@ -127,32 +127,15 @@ def test_jwt_request_ignores_the_session_check(app: Flask, client: FlaskClient) 
 
 @pytest.mark.config(FAB_API_KEY_ENABLED=True)
 def test_api_key_created_before_epoch_stops_working(app: Flask, client: FlaskClient) -> None:
-    sm = app.appbuilder.sm
-    if not hasattr(sm, "create_api_key"):
-        pytest.skip("API keys need Flask-AppBuilder 5.3")
-    with app.app_context():
-        key = sm.create_api_key(sm.find_user(ALICE[0]), "ci")["key"]
+    key = api_key(app)
     assert ping(client, key) == 200
     time.sleep(0.01)
     revoke(app)
     assert ping(client, key) == 401
-    with app.app_context():
-        new_key = sm.create_api_key(sm.find_user(ALICE[0]), "ci-2")["key"]
-    assert ping(client, new_key) == 200
+    assert ping(client, api_key(app, "ci-2")) == 200
 
 
 # -- remember-me -----------------------------------------------------------------
-
-
-def remember_app(app: Flask) -> Flask:
-    from flask_login import login_user
-
-    @app.route("/remember-login")
-    def remember_login() -> str:
-        login_user(app.appbuilder.sm.find_user(ALICE[0]), remember=True)
-        return "ok"
-
-    return app
 
 
 def without_session(client: FlaskClient) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fabapp import ADMIN, ALICE
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import api_login, bearer, is_logged_in, login, user_id
+from helpers import api_login, bearer, is_logged_in, login, remember_app, user_id
 
 import flask_session_epoch as fse
 from flask_session_epoch import check, sessions
@@ -131,14 +131,7 @@ def test_ending_a_jwt_login_ends_its_access_and_refresh_tokens(app: Flask, clien
 
 
 def test_ending_the_record_ends_its_remember_me_cookie(app: Flask) -> None:
-    from flask_login import login_user
-
-    @app.route("/remember-login")
-    def remember_login() -> str:
-        login_user(app.appbuilder.sm.find_user(ALICE[0]), remember=True)
-        return "ok"
-
-    client = app.test_client()
+    client = remember_app(app).test_client()
     client.get("/remember-login")
     record = record_id_of(client)
     client.delete_cookie("session")
