@@ -82,3 +82,14 @@ def test_the_graph_sees_the_imports() -> None:
     graph = import_graph()
     assert "flask_session_epoch.state" in graph["flask_session_epoch.check"]  # top level
     assert "flask_session_epoch.check" in graph["flask_session_epoch.airflow.auth_manager"]  # from ..
+
+
+def test_the_package_imports_without_the_oidc_extra() -> None:
+    """Authlib (and its HTTP client, requests) come with the ``oidc`` extra only: the demo has neither."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['requests'] = None; sys.modules['authlib'] = None\n"
+            "import flask_session_epoch.manager, flask_session_epoch.idp_logout")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

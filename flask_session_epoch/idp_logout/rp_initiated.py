@@ -23,7 +23,6 @@ import logging
 import typing as t
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from flask import after_this_request, current_app, flash, request
 from flask_babel import gettext
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -124,6 +123,9 @@ def plan(app: Flask, leaving: Departure, login_url: str) -> Plan | None:
 
     :param login_url: the app's login page, absolute.
     """
+    # Authlib's HTTP client; RP-initiated logout is only installed where Authlib is.
+    import requests
+
     provider = _providers(app)[leaving.provider]
     way_back = _way_back(provider, login_url)
     try:
