@@ -1,6 +1,7 @@
-"""The provider's login form, RP-initiated logout and logout page in a real Chromium.
+"""The test provider alone in a real Chromium: its login form, RP-initiated logout and logout page.
 
-Skips without Playwright or ``/usr/bin/chromium``, except in CI (``CI=true``), where that fails.
+The browser comes from ``e2e/conftest.py``: it skips without Playwright or Chromium, except
+in CI, where that fails.
 """
 
 from __future__ import annotations
@@ -11,40 +12,21 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-
 from oidc.provider import OpenIDProvider
 from oidc.test_provider import CLIENT_ID, SECRET, verified
 from oidc.test_provider_logout import FrontChannelRP
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from playwright.sync_api import Browser, Page
 
-CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 15_000
-
-
-def _unavailable(message: str) -> t.NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(reason=message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> t.Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(f"{CHROMIUM} is missing")
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-        yield chromium
-        chromium.close()
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def rp() -> t.Iterator[FrontChannelRP]:
+def rp() -> Iterator[FrontChannelRP]:
     receiver = FrontChannelRP()
     yield receiver
     receiver.close()
