@@ -201,7 +201,7 @@ stage_body() {
             "$venvs/superset/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
         venv-airflow)
             make_venv airflow -c tests/constraints/airflow.txt apache-airflow==3.3.2 apache-airflow-providers-fab \
-                pytest requests time-machine ua-parser
+                pytest requests time-machine ua-parser Authlib idpyoidc
             # Editable, so Airflow finds the package's apache_airflow_provider entry point (its CLI).
             "$venvs/airflow/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . ;;
         ruff)

@@ -457,3 +457,26 @@ def test_where_you_are_signed_in_is_open_to_every_signed_in_user(api_server: Api
     assert here.get(url, allow_redirects=False, timeout=30).status_code == 200
     anonymous = requests.get(url, allow_redirects=False, timeout=30)
     assert anonymous.status_code == 302 and "/auth/login/" in anonymous.headers["Location"]
+
+
+# -- signing out of the identity provider (sso.py, in one process with the provider) -------
+
+
+def test_logout_of_an_sso_login_signs_out_of_the_provider_too(airflow_home: t.Any, tmp_path: t.Any) -> None:
+    from sso import WEBSERVER_CONFIG
+
+    config = tmp_path / "webserver_config.py"
+    config.write_text(WEBSERVER_CONFIG)
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "sso.py"), "rp-logout"], capture_output=True,
+                          env=airflow_env(airflow_home, AIRFLOW__FAB__CONFIG_FILE=str(config)), text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {
+        "signed_in": True, "api_before": 200,
+        # Airflow's /auth/logout sends the browser to the provider's end_session_endpoint, with the hint.
+        "to": True, "query": ["client_id", "id_token_hint", "post_logout_redirect_uri", "state"],
+        "hint_accepted": True, "op_sessions_revoked": [True],
+        # Back on Airflow's login page, which says so; the copies of both cookies are refused.
+        "back_to": "/auth/login/", "back_page": 200, "said": True,
+        "end_reasons": ["rp-logout"], "api_after": 403, "ui_after": 302,
+    }
