@@ -115,12 +115,13 @@ def test_logout_goes_through_the_provider_and_back_and_the_next_login_asks_again
     sign_in_at_provider(page, site)
     assert signed_in(page)
 
-    page.goto("/logout/?next=https://evil.example/")
+    # Nothing in the logout request says where the browser goes afterwards.
+    page.goto("/logout/?next=https://evil.example/&post_logout_redirect_uri=https://evil.example/")
 
     page.wait_for_url(f"{site.url}/login/**")
     expect(page.get_by_text(SIGNED_OUT_BOTH)).to_be_visible()
     [asked] = site.op.end_session_requests
-    assert asked.hint_accepted
+    assert asked.hint_accepted and asked.args["post_logout_redirect_uri"] == f"{site.url}/login/"
     assert all(session.revoked for session in site.op.sessions("alice"))
     assert site.op.session_cookie_name not in {cookie["name"] for cookie in page.context.cookies(site.op.issuer)}
     assert site.ended() == ["rp-logout"]
