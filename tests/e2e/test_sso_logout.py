@@ -39,7 +39,6 @@ class Site:
     """The FAB app on an HTTP port of its own, and the provider it logs in with."""
 
     def __init__(self, make_app: t.Callable[..., Flask]) -> None:
-        self._app: Flask | None = None
         self._http = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._http.server_port}"
         self.op = OpenIDProvider(CLIENT_ID, CLIENT_SECRET, [f"{self.url}/oauth-authorized/idp"],
@@ -50,22 +49,20 @@ class Site:
             self.op.metadata_url, FAB_SECURITY_MANAGER_CLASS="fabapp.OAuthSecurityManager",
             SESSION_EPOCH_BACKCHANNEL_PROVIDERS=[], SESSION_EPOCH_RP_LOGOUT={"idp": {}},
             SESSION_EPOCH_FRONTCHANNEL_PROVIDERS=["idp"]))
-        self._app = self.app
-        self._threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-                         for server in (self._http,)]
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def _wsgi(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
-        assert self._app is not None
-        return self._app(environ, start_response)
+        return self.app(environ, start_response)
 
     def __enter__(self) -> Site:
         self.op.start()
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._http.shutdown()
+        self._thread.join()
         self._http.server_close()
         self.op.stop()
 
