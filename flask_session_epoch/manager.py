@@ -15,10 +15,10 @@ from flask_wtf.csrf import generate_csrf
 from . import (
     accounts,
     activity,
-    backchannel,
     check,
     config,
     idp_logout,
+    inbound,
     listeners,
     logins,
     minting,
@@ -76,7 +76,7 @@ def _init_app(app: Flask, sm: t.Any) -> None:
     # back-channel logout route when OpenID providers may send logouts.
     blueprint = Blueprint("session_epoch", __name__, template_folder="templates", static_folder="static",
                           url_prefix="/session_epoch")
-    backchannel.install(app, blueprint, sm)
+    inbound.install(app, blueprint, sm)
     idp_logout.install(app, blueprint, sm)
     app.register_blueprint(blueprint)
     app.jinja_env.globals.setdefault("session_epoch_csrf_token", generate_csrf)

@@ -15,11 +15,11 @@ import logging
 import typing as t
 
 import jwt
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import config, request_state, schema, store
-from .models import OidcLogoutTokenUse, OidcSubject
+from .models import OidcSubject
 from .revoke import db_session
 from .state import ProviderLogin as ProviderLogin  # re-exported: its home is .state
 
@@ -52,7 +52,6 @@ def claim(claims: t.Mapping[str, t.Any], name: str) -> str | None:
 
 
 _SUBJECTS = OidcSubject.__table__
-_USED = OidcLogoutTokenUse.__table__
 
 
 def key_of(issuer: str, value: str) -> str:
@@ -141,16 +140,3 @@ def user_of_subject(connection: Connection, issuer: str, subject: str) -> int | 
     """The user a provider's subject last logged in as, or None."""
     stmt = select(_SUBJECTS.c.user_id).where(_SUBJECTS.c.subject_key == key_of(issuer, subject))
     return connection.execute(stmt).scalar()
-
-
-def use_jti(connection: Connection, jti_key: str, until: dt.datetime) -> None:
-    """Record a logout token as used.
-
-    :raises IntegrityError: if it was used before (by any worker or host).
-    """
-    connection.execute(_USED.insert().values(jti_key=jti_key, expires_at=until))
-
-
-def prune(connection: Connection, now: dt.datetime) -> None:
-    """Forget used logout tokens that would be refused as too old anyway."""
-    connection.execute(delete(_USED).where(_USED.c.expires_at < now))

@@ -23,6 +23,7 @@ from helpers import CLIENT_ID, CLIENT_SECRET, oauth_config, user_id
 from keyserver import BACKCHANNEL_EVENT, KeyServer
 
 from flask_session_epoch import oidc, signals
+from flask_session_epoch.inbound import replay
 from flask_session_epoch.models import OidcLogoutTokenUse, SessionRecord, UserSessionEpoch
 from flask_session_epoch.revoke import db_session
 
@@ -185,16 +186,16 @@ def test_concurrent_logouts_all_succeed(idp_app: Flask, make_app: t.Callable[...
 
 def test_transient_database_error_is_retried(idp_app: Flask, idp: FlaskClient, keys: KeyServer,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    real_use_jti = oidc.use_jti
+    real_use = replay.use
     calls: list[str] = []
 
-    def deadlock_once(connection: t.Any, jti_key: str, until: t.Any) -> None:
-        calls.append(jti_key)
+    def deadlock_once(connection: t.Any, issuer: str, jti: str, until: t.Any, token: str) -> None:
+        calls.append(jti)
         if len(calls) == 1:
             raise sa.exc.OperationalError("INSERT ...", {}, Exception("Deadlock found when trying to get lock"))
-        real_use_jti(connection, jti_key, until)
+        real_use(connection, issuer, jti, until, token)
 
-    monkeypatch.setattr(oidc, "use_jti", deadlock_once)
+    monkeypatch.setattr(replay, "use", deadlock_once)
     open_sessions_under(idp_app, keys.issuer, "retried")
 
     assert post(idp, keys.sign(keys.claims(CLIENT_ID, sid="retried"))).status_code == 200
@@ -476,7 +477,7 @@ def test_replay_record_is_shared_by_every_worker(idp_app: Flask, make_app: t.Cal
 def test_same_jti_from_another_issuer_is_not_a_replay(idp_app: Flask, idp: FlaskClient, keys: KeyServer) -> None:
     with idp_app.app_context():
         connection = db_session(idp_app.appbuilder.sm).connection()
-        oidc.use_jti(connection, oidc.key_of("https://other-issuer.example.org", "jti-1"), oidc.store.utcnow())
+        replay.use(connection, "https://other-issuer.example.org", "jti-1", oidc.store.utcnow(), "logout token")
         db_session(idp_app.appbuilder.sm).commit()
     assert post(idp, keys.sign(keys.claims(CLIENT_ID, jti="jti-1"))).status_code == 200
 
@@ -484,12 +485,12 @@ def test_same_jti_from_another_issuer_is_not_a_replay(idp_app: Flask, idp: Flask
 def test_used_tokens_are_forgotten_once_expired(idp_app: Flask, idp: FlaskClient, keys: KeyServer) -> None:
     with idp_app.app_context():
         connection = db_session(idp_app.appbuilder.sm).connection()
-        oidc.use_jti(connection, "0" * 64, oidc.store.utcnow().replace(year=2000))
+        replay.use(connection, "https://old.example.org", "old", oidc.store.utcnow().replace(year=2000), "logout token")
         db_session(idp_app.appbuilder.sm).commit()
     assert post(idp, keys.sign(keys.claims(CLIENT_ID))).status_code == 200
     with idp_app.app_context():
         keys_left = db_session(idp_app.appbuilder.sm).execute(sa.select(OidcLogoutTokenUse.jti_key)).scalars()
-        assert "0" * 64 not in list(keys_left)
+        assert oidc.key_of("https://old.example.org", "old") not in list(keys_left)
 
 
 @pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c", "x" * 20000])

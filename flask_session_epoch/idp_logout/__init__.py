@@ -4,7 +4,7 @@
 * :mod:`.frontchannel`: the provider's logout page ends the sessions of one provider
   session, through the browser.
 
-Back-channel logout (the provider POSTs to us) is :mod:`flask_session_epoch.backchannel`.
+Back-channel logout (the provider POSTs to us) is :mod:`flask_session_epoch.inbound.backchannel`.
 """
 
 from __future__ import annotations

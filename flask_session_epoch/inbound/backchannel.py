@@ -16,11 +16,13 @@ import typing as t
 
 import jwt
 from flask import current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from . import config, listeners, oidc, registry, signals, store
-from .logout_tokens import LogoutToken, LogoutTokenError, Provider, validate
-from .revoke import db_session, security_manager
+from .. import config, listeners, oidc, registry, signals, store
+from ..revoke import db_session, security_manager
+from . import replay
+from .errors import InboundError
+from .logout_tokens import LogoutToken, Provider, validate
 
 if t.TYPE_CHECKING:
     from flask import Blueprint, Flask
@@ -98,7 +100,7 @@ def logout(provider: str) -> Response:
     try:
         token = validate(tokens[0], providers[provider])
         user_id = _apply(provider, token)
-    except LogoutTokenError as exc:
+    except InboundError as exc:
         log.warning("Refused a back-channel logout from %s: %s", provider, exc)
         return _bad_request(str(exc))
     except Exception:  # the provider must hear "failed", never a 500
@@ -125,7 +127,7 @@ def _apply(provider: str, token: LogoutToken) -> int | None:
     send this logout again.
 
     :returns: the user whose sessions ended, when known.
-    :raises LogoutTokenError: if the token was used before.
+    :raises InboundError: if the token was used before.
     """
     session = db_session(security_manager())
     for attempt in range(1, _ATTEMPTS + 1):
@@ -137,7 +139,7 @@ def _apply(provider: str, token: LogoutToken) -> int | None:
                 raise
             log.warning("Back-channel logout from %s hit a transient database error; trying again", provider)
             time.sleep(0.05 * attempt)
-        except (LogoutTokenError, SQLAlchemyError):
+        except (InboundError, SQLAlchemyError):
             session.rollback()
             raise
         else:
@@ -149,10 +151,7 @@ def _apply(provider: str, token: LogoutToken) -> int | None:
 def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None:
     now = store.utcnow()
     connection = session.connection()
-    try:
-        oidc.use_jti(connection, oidc.key_of(token.issuer, token.jti), token.usable_until)
-    except IntegrityError:
-        raise LogoutTokenError("the logout token was already used") from None
+    replay.use(connection, token.issuer, token.jti, token.usable_until, "logout token")
     user_id = oidc.user_of_subject(connection, token.issuer, token.subject) if token.subject else None
     ended: list[tuple[str, int]] = []
     if token.sid is not None:
@@ -178,7 +177,7 @@ def _prune(session: t.Any) -> None:
     would let two concurrent logouts deadlock. A failure here only postpones the clean-up.
     """
     try:
-        oidc.prune(session.connection(), store.utcnow())
+        replay.prune(session.connection(), store.utcnow())
         session.commit()
     except SQLAlchemyError:
         log.warning("Could not prune back-channel logout records; will try again next time", exc_info=True)

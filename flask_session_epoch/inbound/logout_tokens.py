@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import threading
 import time
 import typing as t
 
 import jwt
 
-from . import config, oidc
+from .. import config, oidc
+from .errors import InboundError
+from .keys import Keys
 
 #: The member of ``events`` that makes a JWT a back-channel logout token.
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -25,15 +26,9 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 _ACCEPTED_TYPES = {None, "jwt", "logout+jwt", "application/logout+jwt"}
 # A logout token is a few hundred bytes; anything this long is not one.
 _MAX_TOKEN_LENGTH = 16 * 1024
-# How long a fetched JWKS is trusted before it is fetched again (an unknown key id
-# fetches it at once), and how long one fetch may take.
-_JWKS_LIFESPAN_SECONDS = 300
-_HTTP_TIMEOUT_SECONDS = 10
-# An unknown key id fetches the keys again at most this often, per provider.
-_REFETCH_INTERVAL_SECONDS = 10
 
 
-class LogoutTokenError(Exception):
+class LogoutTokenError(InboundError):
     """A logout request that must be refused; the message says why (and is sent back)."""
 
 
@@ -55,9 +50,7 @@ class Provider:
     def __init__(self, remote: t.Any, client_id: str) -> None:
         self.client_id = client_id
         self._remote = remote
-        self._jwks: jwt.PyJWKClient | None = None
-        self._lock = threading.Lock()
-        self._last_refetch: float | None = None
+        self._keys = Keys(lambda: self.metadata()["jwks_uri"], "logout token", "provider")
 
     def metadata(self) -> t.Mapping[str, t.Any]:
         """The provider's discovery document, as Authlib's client loaded (and cached) it."""
@@ -66,48 +59,9 @@ class Provider:
             raise LogoutTokenError("the provider's metadata has no issuer or jwks_uri")
         return t.cast("t.Mapping[str, t.Any]", metadata)
 
-    def _jwks_client(self) -> jwt.PyJWKClient:
-        with self._lock:
-            if self._jwks is None:
-                self._jwks = jwt.PyJWKClient(
-                    self.metadata()["jwks_uri"], cache_keys=False, cache_jwk_set=True,
-                    lifespan=_JWKS_LIFESPAN_SECONDS, timeout=_HTTP_TIMEOUT_SECONDS,
-                )
-            return self._jwks
-
-    def _may_refetch(self) -> bool:
-        """Whether an unknown ``kid`` may fetch the JWKS again now: once per interval per provider.
-
-        Anyone can send a token with a made-up ``kid``; without a limit each one would
-        make this app fetch the provider's keys.
-        """
-        with self._lock:
-            now = time.monotonic()
-            if self._last_refetch is not None and now - self._last_refetch < _REFETCH_INTERVAL_SECONDS:
-                return False
-            self._last_refetch = now
-            return True
-
     def signing_key(self, kid: str | None) -> jwt.PyJWK:
-        """The provider's public key with this ``kid``; an unknown one refetches the JWKS,
-        at most once per ``_REFETCH_INTERVAL_SECONDS``."""
-        client = self._jwks_client()
-        cache = client.jwk_set_cache
-        # A set that is fetched now is fresh already: fetching it again would not help.
-        fetched_before = cache is not None and cache.get() is not None
-        for refresh in (False, True):
-            if refresh and not (fetched_before and self._may_refetch()):
-                break
-            try:
-                keys = [key for key in client.get_jwk_set(refresh).keys if key.public_key_use in ("sig", None)]
-            except jwt.PyJWKClientError as exc:
-                raise LogoutTokenError(f"the provider's keys could not be fetched ({exc})") from None
-            if kid is None and len(keys) == 1:
-                return keys[0]
-            for key in keys:
-                if kid is not None and key.key_id == kid:
-                    return key
-        raise LogoutTokenError("the logout token is signed with a key the provider does not publish")
+        """The provider's public key with this ``kid`` (see :class:`.keys.Keys`)."""
+        return self._keys.signing_key(kid)
 
 
 def _claims_error(exc: jwt.PyJWTError) -> str:
