@@ -56,11 +56,13 @@ def resolve_user(spec: str) -> t.Any:
     return next(iter(found.values()))
 
 
-def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> bool:
+def set_active(user: t.Any, active: bool, *, actor: str | None = None, commit: bool = True) -> bool:
     """Enable or disable an account through the ORM, as the admin UI does.
 
     Disabling stamps the epoch through the same listener as the admin UI's checkbox.
 
+    :param commit: commit the transaction; False flushes (the stamp is written) and
+        leaves it open for more work.
     :returns: whether anything changed (False if it already was so).
     """
     if bool(user.active) == active:
@@ -71,7 +73,10 @@ def set_active(user: t.Any, active: bool, *, actor: str | None = None) -> bool:
         request_state.current().actor = actor
     try:
         user.active = active
-        db.commit()
+        if commit:
+            db.commit()
+        else:
+            db.flush()
     except Exception:
         db.rollback()
         raise

@@ -150,6 +150,13 @@ def _policy(value: t.Any) -> str:
     return t.cast(str, value)
 
 
+def _mapping(value: t.Any) -> dict[str, t.Any]:
+    # What the entries hold is checked where they are used, at start-up (inbound.settings).
+    if not isinstance(value, dict) or not all(isinstance(key, str) and key for key in value):
+        raise _Invalid("must be a dict keyed by names")
+    return value
+
+
 def _claim(value: t.Any) -> str:
     name = _text(value)
     if name in _RESERVED_CLAIMS:
@@ -249,6 +256,12 @@ _SCHEMA: dict[str, _Setting] = {
     "BACKCHANNEL_LEEWAY": _Setting(60, _seconds(0, 3600)),
     # Logout tokens issued longer ago than this many seconds are refused.
     "BACKCHANNEL_MAX_AGE": _Setting(600, _seconds(1, 7 * 24 * 3600)),
+    # Shared Signals transmitters whose SETs may end sessions: {"name": {"issuer": ..., ...}}.
+    "SSF_TRANSMITTERS": _Setting({}, _mapping),
+    # SETs issued longer ago than this many seconds are refused (a poll may bring old ones).
+    "SSF_MAX_AGE": _Setting(86400, _seconds(60, 30 * 24 * 3600)),
+    # Who may call the Global Token Revocation endpoint: {"bearer_token_env": ...} or {"jwt": {...}}.
+    "GLOBAL_TOKEN_REVOCATION": _Setting({}, _mapping),
     # Name of the JWT claim that carries the epoch generations a token was issued under.
     "JWT_CLAIM": _Setting("sep", _claim),
     # A session's last activity is written at most once per this many seconds.

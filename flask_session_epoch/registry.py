@@ -176,13 +176,16 @@ def open_ids(connection: Connection, user_id: int, state: EpochState, now: dt.da
 
 
 def end_provider_session(connection: Connection, sid_key: str, reason: str, by: str,
-                         now: dt.datetime) -> list[tuple[str, int]]:
+                         now: dt.datetime, user_id: int | None = None) -> list[tuple[str, int]]:
     """End every open record that logged in under this OpenID provider session.
 
+    :param user_id: only that user's records (a signal that also names the user).
     :returns: ``(record id, user id)`` of each record ended.
     """
-    found = [(row[0], row[1]) for row in connection.execute(
-        select(_R.c.id, _R.c.user_id).where(_R.c.sid_key == sid_key, _R.c.ended_at.is_(None)))]
+    conditions = [_R.c.sid_key == sid_key, _R.c.ended_at.is_(None)]
+    if user_id is not None:
+        conditions.append(_R.c.user_id == user_id)
+    found = [(row[0], row[1]) for row in connection.execute(select(_R.c.id, _R.c.user_id).where(*conditions))]
     if found:
         values = _ending(now, reason, by)
         connection.execute(update(_R).where(_R.c.id.in_([record_id for record_id, _ in found]),

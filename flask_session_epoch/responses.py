@@ -21,8 +21,10 @@ if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
     from werkzeug.wrappers import Response
 
-# The endpoints where an identity provider logs users out (back- and front-channel).
-_PROVIDER_LOGOUTS = frozenset({"session_epoch.backchannel_logout", "session_epoch.frontchannel_logout"})
+# The endpoints where an identity provider logs users out or revokes them (back- and
+# front-channel logout, Shared Signals pushes, Global Token Revocation).
+_PROVIDER_LOGOUTS = frozenset({"session_epoch.backchannel_logout", "session_epoch.frontchannel_logout",
+                               "session_epoch.ssf_push", "session_epoch.global_token_revocation"})
 #: Header set on a response whose session or token was ended.
 ENDED_HEADER = "X-Session-Ended"
 

@@ -11,16 +11,14 @@ Checking the token itself is :mod:`.logout_tokens`' business.
 from __future__ import annotations
 
 import logging
-import time
 import typing as t
 
 import jwt
-from flask import current_app, jsonify, request
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from flask import current_app, request
 
 from .. import config, listeners, oidc, registry, signals, store
 from ..revoke import db_session, security_manager
-from . import replay
+from . import replay, transaction, web
 from .errors import InboundError
 from .logout_tokens import LogoutToken, Provider, validate
 
@@ -70,23 +68,11 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     blueprint.add_url_rule(
         "/backchannel-logout/<provider>", endpoint="backchannel_logout", view_func=logout, methods=["POST"]
     )
-    # The provider cannot send a CSRF token. Flask-WTF may be set up after us, so the
-    # exemption is (re)applied just before its check would run.
-    app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
-
-
-def _exempt_from_csrf() -> None:
-    if request.endpoint == ENDPOINT:
-        csrf = current_app.extensions.get("csrf")
-        if csrf is not None:
-            csrf.exempt(logout)
+    web.exempt_from_csrf(app, ENDPOINT, logout)
 
 
 def _bad_request(description: str) -> Response:
-    response = jsonify(error="invalid_request", error_description=description)
-    response.status_code = 400
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return web.answer(400, error="invalid_request", error_description=description)
 
 
 def logout(provider: str) -> Response:
@@ -114,38 +100,18 @@ def logout(provider: str) -> Response:
         current_app._get_current_object(),  # type: ignore[attr-defined]
         provider=provider, subject=token.subject, sid=token.sid, user_id=user_id,
     )
-    response = current_app.response_class(status=200)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return web.answer(200)
 
 
 def _apply(provider: str, token: LogoutToken) -> int | None:
-    """Record the token as used and end what it names, in one transaction.
-
-    A transaction that the database gave up on (a deadlock, a lock timeout, SQLite's
-    "database is locked") is tried again: it wrote nothing, and the provider may never
-    send this logout again.
+    """Record the token as used and end what it names, in one transaction (see :mod:`.transaction`).
 
     :returns: the user whose sessions ended, when known.
     :raises InboundError: if the token was used before.
     """
     session = db_session(security_manager())
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            user_id = _apply_once(session, provider, token)
-        except OperationalError:
-            session.rollback()
-            if attempt == _ATTEMPTS:
-                raise
-            log.warning("Back-channel logout from %s hit a transient database error; trying again", provider)
-            time.sleep(0.05 * attempt)
-        except (InboundError, SQLAlchemyError):
-            session.rollback()
-            raise
-        else:
-            break
-    _prune(session)
-    return user_id
+    return transaction.carry_out(session, lambda: _apply_once(session, provider, token),
+                                 f"Back-channel logout from {provider}")
 
 
 def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None:
@@ -168,17 +134,3 @@ def _apply_once(session: t.Any, provider: str, token: LogoutToken) -> int | None
         signals.session_ended.send(app, record_id=record_id, user_id=owner, reason="idp-logout",
                                    actor=f"idp:{provider}", credentials=())
     return user_id
-
-
-def _prune(session: t.Any) -> None:
-    """Forget records that can no longer matter, in a transaction of its own.
-
-    Apart from the logout's: on MySQL/MariaDB a range DELETE next to the logout's inserts
-    would let two concurrent logouts deadlock. A failure here only postpones the clean-up.
-    """
-    try:
-        replay.prune(session.connection(), store.utcnow())
-        session.commit()
-    except SQLAlchemyError:
-        log.warning("Could not prune back-channel logout records; will try again next time", exc_info=True)
-        session.rollback()
