@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from . import accounts, migrate, schema, sessions
+from .inbound.ssf_cli import ssf
 from .revoke import MAX_REASON, check_reason, invalidate_all_sessions, invalidate_sessions
 
 
@@ -23,6 +24,7 @@ class _Group(AppGroup):
 
 
 cli = _Group("session-epoch", help="End Flask-AppBuilder sessions: flask-session-epoch.")
+cli.add_command(ssf)
 
 
 @cli.group("db")

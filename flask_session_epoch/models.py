@@ -157,3 +157,31 @@ class SessionRecord(Model):
     def __repr__(self) -> str:
         return f"<SessionRecord {self.id[:8]}... user_id={self.user_id} kind={self.kind} ended_at={self.ended_at}>"
 
+
+
+class SsfStream(Model):
+    """The stream a Shared Signals transmitter keeps for us: one row per configured transmitter.
+
+    Written by the ``session-epoch ssf`` commands and by verification events; never read
+    on the request path.
+    """
+
+    __tablename__ = "ab_session_epoch_ssf_stream"
+
+    #: The transmitter's name in ``SESSION_EPOCH_SSF_TRANSMITTERS``.
+    transmitter = Column(String(64), primary_key=True)
+    stream_id = Column(String(256), nullable=False)
+    #: ``push`` or ``poll``.
+    delivery = Column(String(16), nullable=False)
+    #: Where SETs go (push: our URL) or are fetched from (poll: the transmitter's).
+    endpoint_url = Column(String(2048))
+    #: The stream's configuration as the transmitter last answered it (JSON).
+    configuration = Column(Text)
+    #: The ``state`` of the verification we last asked for, and when its SET arrived.
+    verification_state = Column(String(128))
+    verified_at = Column(UtcDateTime)
+    last_poll_at = Column(UtcDateTime)
+    #: Why the last poll failed; None after one that succeeded.
+    last_poll_error = Column(String(512))
+    created_at = Column(UtcDateTime, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)

@@ -17,6 +17,7 @@ EPOCH_TABLES = (
     "ab_session_epoch_oidc_jti",
     "ab_session_epoch_session",
     "ab_session_epoch_oidc_ended_sid",  # made by revision 0002, dropped by 0004
+    "ab_session_epoch_ssf_stream",
 )
 
 

@@ -22,9 +22,9 @@ from helpers import api_login, user_id
 from flask_session_epoch import migrate
 from flask_session_epoch.cli import cli
 from flask_session_epoch.migrations import ALEMBIC_INI, SCRIPT_LOCATION, VERSION_TABLE
-from flask_session_epoch.models import GlobalSessionEpoch, SessionRecord, UserSessionEpoch
+from flask_session_epoch.models import GlobalSessionEpoch, SessionRecord, SsfStream, UserSessionEpoch
 
-OURS = ("ab_user_session_epoch", "ab_session_epoch_global", "ab_session_epoch_session")
+OURS = ("ab_user_session_epoch", "ab_session_epoch_global", "ab_session_epoch_session", "ab_session_epoch_ssf_stream")
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 250000)
 
 
@@ -56,7 +56,7 @@ def schema_diff(engine: sa.engine.Engine) -> list[t.Any]:
     metadata = sa.MetaData()
     # ab_user comes along only so the foreign key resolves; the filter leaves it out.
     for table in (Model.metadata.tables["ab_user"], UserSessionEpoch.__table__, GlobalSessionEpoch.__table__,
-                  SessionRecord.__table__):
+                  SessionRecord.__table__, SsfStream.__table__):
         table.to_metadata(metadata)
     with engine.connect() as conn:
         context = MigrationContext.configure(
@@ -428,3 +428,14 @@ def test_plain_alembic_with_shipped_config(bare: Flask, db_url: str, engine: sa.
     assert done.returncode == 0, done.stderr
     assert version(engine) == [migrate.head()]
     assert schema_diff(engine) == []
+
+
+@pytest.mark.all_databases
+def test_0008_adds_the_ssf_stream_table_as_the_model_says(bare: Flask, engine: sa.engine.Engine) -> None:
+    assert run(bare, "upgrade", "0007_session_id_token").exit_code == 0
+    assert "ab_session_epoch_ssf_stream" not in tables(engine)
+    assert run(bare, "upgrade").exit_code == 0
+    assert "ab_session_epoch_ssf_stream" in tables(engine) and schema_diff(engine) == []
+    assert run(bare, "downgrade", "0007_session_id_token").exit_code == 0
+    assert "ab_session_epoch_ssf_stream" not in tables(engine)
+    assert run(bare, "upgrade").exit_code == 0

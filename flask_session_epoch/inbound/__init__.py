@@ -19,7 +19,7 @@ import typing as t
 import jwt
 
 from .. import config
-from . import backchannel, gtr, settings, ssf_push
+from . import backchannel, gtr, settings, ssf_push, ssf_receiver
 
 if t.TYPE_CHECKING:
     from flask import Blueprint, Flask
@@ -41,6 +41,7 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
         raise RuntimeError('Checking SETs and signed JWTs needs the cryptography package:'
                            ' pip install "flask-session-epoch[oidc]".')
     if transmitters:
-        ssf_push.install(app, blueprint, {name: ssf_push.Receiver(found, sm) for name, found in transmitters.items()})
+        receivers = {name: ssf_receiver.Receiver(found, sm) for name, found in transmitters.items()}
+        ssf_push.install(app, blueprint, receivers)
     if revocation is not None:
         gtr.install(app, blueprint, gtr.Revoker(revocation, sm))

@@ -120,6 +120,8 @@ def _subject() -> subjects.Subject:
     if not isinstance(body, dict) or set(body) != {"sub_id"}:
         raise InboundError('the body must be {"sub_id": {...}}')
     subject = subjects.parse(body["sub_id"])
+    if not subject.supported:
+        raise InboundError(f"subject identifiers of format {subject.format!r} are not supported")
     if subject.format == "complex":
         raise InboundError("Global Token Revocation takes a user's identifier, not a complex subject")
     return subject

@@ -9,7 +9,8 @@ are checked again on the verified payload. The ``jti`` is made unusable again by
 caller, in the transaction that carries the SET out.
 
 The subject is the top-level ``sub_id`` (Shared Signals 1.0); older transmitters put
-a ``subject`` in the event instead, which is read when there is no ``sub_id``.
+a ``subject`` in the event instead (with ``subject_type`` for ``format``, RFC 8417
+§2.1.4), which is read when there is no ``sub_id``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def _check_claims(claims: t.Mapping[str, t.Any], transmitter: Transmitter, leewa
     return float(iat)
 
 
+def _legacy(subject: t.Any) -> t.Any:
+    """A pre-SSF subject (``subject_type``, hyphenated: ``iss-sub``) in RFC 9493's shape."""
+    if not isinstance(subject, dict) or "format" in subject or not isinstance(subject.get("subject_type"), str):
+        return subject
+    members = {name: value for name, value in subject.items() if name != "subject_type"}
+    return {**members, "format": subject["subject_type"].replace("-", "_")}
+
+
 def _header(token: str) -> tuple[str, str | None]:
     try:
         header = jwt.get_unverified_header(token)
@@ -136,7 +145,7 @@ def validate(body: bytes | str, transmitter: Transmitter, keys: Keys) -> Securit
     events: dict[str, dict[str, t.Any]] = claims["events"]
     sub_id = claims.get("sub_id")
     if sub_id is None:
-        sub_id = next((body["subject"] for body in events.values() if "subject" in body), None)
+        sub_id = _legacy(next((body["subject"] for body in events.values() if "subject" in body), None))
     until = iat + float(config.get("SSF_MAX_AGE")) + leeway
     return SecurityEvent(transmitter.issuer, claims["jti"], iat, events, sub_id,
                          dt.datetime.fromtimestamp(until, dt.timezone.utc).replace(tzinfo=None))

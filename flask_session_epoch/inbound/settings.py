@@ -28,7 +28,10 @@ from urllib.parse import urlsplit
 
 #: What the CAEP ``token-claims-change`` and ``assurance-level-change`` events do.
 CLAIMS_CHANGE_ACTIONS = ("ignore", "stamp")
-_TRANSMITTER_OPTIONS = {"issuer", "jwks_uri", "audience", "push_authorization_env", "provider", "claims_change"}
+_TRANSMITTER_OPTIONS = {"issuer", "jwks_uri", "audience", "push_authorization_env", "provider", "claims_change",
+                        "configuration_url", "management_token_env", "delivery", "push_url"}
+#: How SETs reach us: pushed (RFC 8935) or polled (RFC 8936).
+DELIVERIES = ("push", "poll")
 _GTR_OPTIONS = {"bearer_token_env", "jwt", "provider"}
 _JWT_OPTIONS = {"issuer", "jwks_uri", "audience"}
 # The longest secret or URL we take from a setting.
@@ -50,6 +53,14 @@ class Transmitter:
     #: The ``OAUTH_PROVIDERS`` entry whose subjects ``opaque`` identifiers and sessions are.
     provider: str | None
     claims_change: str
+    #: ``push`` or ``poll``: what ``session-epoch ssf add`` asks the transmitter for.
+    delivery: str = "push"
+    #: The transmitter's ``/.well-known/ssf-configuration``: needed to manage the stream.
+    configuration_url: str | None = None
+    #: The operator's bearer token for the transmitter's stream management API and poll endpoint.
+    management_token: str | None = None
+    #: This app's public push URL, given to the transmitter (``.../session_epoch/ssf/events/<name>``).
+    push_url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +139,11 @@ def transmitters(value: dict[str, t.Any], oauth_names: t.Collection[str]) -> dic
         if provider is not None and provider not in oauth_names:
             raise _problem(setting, f"{name!r}: provider {provider!r} is not in OAUTH_PROVIDERS")
         env = options.get("push_authorization_env")
+        delivery = options.get("delivery", "push")
+        if delivery not in DELIVERIES:
+            raise _problem(setting, f"{name!r}: delivery must be 'push' or 'poll', not {delivery!r}")
+        management = options.get("management_token_env")
+        configuration_url, push_url = options.get("configuration_url"), options.get("push_url")
         parsed[name] = Transmitter(
             name=name,
             issuer=_text(setting, f"{name!r}: issuer", options["issuer"]),
@@ -136,6 +152,12 @@ def transmitters(value: dict[str, t.Any], oauth_names: t.Collection[str]) -> dic
             push_authorization=None if env is None else _secret(setting, f"{name!r}: push_authorization_env", env),
             provider=provider,
             claims_change=claims_change,
+            delivery=delivery,
+            configuration_url=None if configuration_url is None
+            else _url(setting, f"{name!r}: configuration_url", configuration_url),
+            management_token=None if management is None
+            else _secret(setting, f"{name!r}: management_token_env", management),
+            push_url=None if push_url is None else _url(setting, f"{name!r}: push_url", push_url),
         )
     return parsed
 

@@ -16,7 +16,8 @@ RISC ``sessions-revoked``              stamp
 RISC ``account-purged``                disable and stamp; no data is deleted
 RISC ``account-credential-change-      stamp (reason ``credential-change-required``),
 required``                             flagged in the log as a warning
-SSF ``verification``                   acknowledged (its ``state`` is logged)
+SSF ``verification``                   the stream is marked verified if the ``state``
+                                       is the one ``session-epoch ssf verify`` asked for
 anything else                          acknowledged and ignored
 =====================================  ==============================================
 
@@ -31,7 +32,7 @@ import logging
 import typing as t
 
 from .. import accounts, config, listeners, registry, store
-from . import subjects
+from . import ssf_store, subjects
 
 if t.TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -96,7 +97,7 @@ def _set_active(db: Session, sm: t.Any, user_id: int, active: bool, by: str) -> 
 
 
 def apply(db: Session, sm: t.Any, transmitter: Transmitter, linked_issuer: str | None, event: str,
-          sub_id: t.Any, by: str) -> Outcome:
+          body: t.Mapping[str, t.Any], sub_id: t.Any, by: str) -> Outcome:
     """Carry out one event of a verified SET, in ``db``'s transaction (the caller commits).
 
     :param linked_issuer: the issuer of the transmitter's linked provider, for ``opaque``
@@ -104,7 +105,8 @@ def apply(db: Session, sm: t.Any, transmitter: Transmitter, linked_issuer: str |
     :raises InboundError: if the subject is malformed.
     """
     if event == VERIFICATION:
-        return Outcome(event, "verified", None)
+        heard = ssf_store.heard_verification(db.connection(), transmitter.name, body.get("state"))
+        return Outcome(event, "verified" if heard else "unrequested verification", None)
     if event not in _ABOUT_A_USER:
         return Outcome(event, "ignored", None)
     if event in (TOKEN_CLAIMS_CHANGE, ASSURANCE_LEVEL_CHANGE) and transmitter.claims_change == "ignore":
@@ -112,6 +114,8 @@ def apply(db: Session, sm: t.Any, transmitter: Transmitter, linked_issuer: str |
     if sub_id is None:
         return Outcome(event, "no subject", None)
     subject = subjects.parse(sub_id)
+    if not subject.supported:
+        return Outcome(event, f"no user has a subject of format {subject.format}", None)
     user_id = subjects.user_of(db, sm, subject, linked_issuer) if subject.names_user else None
     if event == SESSION_REVOKED and subject.session is not None:
         if subject.names_user and user_id is None:

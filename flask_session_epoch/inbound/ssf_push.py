@@ -23,11 +23,9 @@ import typing as t
 from flask import current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import oidc, signals
-from ..revoke import db_session, security_manager
-from . import replay, sets, ssf_events, transaction, web
+from . import sets, web
 from .errors import InboundError
-from .keys import Keys
+from .ssf_receiver import Receiver, receive
 
 if t.TYPE_CHECKING:
     from flask import Blueprint, Flask
@@ -39,40 +37,20 @@ log = logging.getLogger("flask_session_epoch")
 
 ENDPOINT = "session_epoch.ssf_push"
 PATH = "/ssf/events/<transmitter>"
-_EXTENSION_KEY = "session_epoch_ssf"
+EXTENSION_KEY = "session_epoch_ssf"
 _CONTENT_TYPE = "application/secevent+jwt"
 
 
-class Receiver:
-    """One transmitter's settings, its keys, and the issuer of its linked provider (read once)."""
-
-    def __init__(self, transmitter: Transmitter, sm: t.Any) -> None:
-        self.transmitter = transmitter
-        self.keys = Keys(lambda: transmitter.jwks_uri, "SET", "transmitter")
-        self._remote = None if transmitter.provider is None else oidc.oauth_provider(sm, transmitter.provider)[0]
-
-    def linked_issuer(self) -> str | None:
-        """The OpenID issuer of the linked provider, from its discovery document (Authlib caches it).
-
-        :raises ConnectionError: if it cannot be read; the SET is then not carried out (503).
-        """
-        if self._remote is None:
-            return None
-        try:
-            issuer = self._remote.load_server_metadata().get("issuer")
-        except Exception as exc:  # Authlib's HTTP errors are many
-            raise ConnectionError(f"the linked provider's metadata could not be read ({type(exc).__name__})") from exc
-        return issuer if isinstance(issuer, str) else None
-
-
 def install(app: Flask, blueprint: Blueprint, receivers: dict[str, Receiver]) -> None:
-    app.extensions[_EXTENSION_KEY] = receivers
+    app.extensions[EXTENSION_KEY] = receivers
     blueprint.add_url_rule(PATH, endpoint="ssf_push", view_func=push, methods=["POST"])
     web.exempt_from_csrf(app, ENDPOINT, push)
 
 
 def _refused(description: str, code: str = "invalid_request") -> Response:
-    return web.answer(400, err=code, description=description)
+    response = web.answer(400, err=code, description=description)
+    response.headers["Content-Language"] = "en"  # RFC 8935 §2.4: the description's language
+    return response
 
 
 def _authenticated(transmitter: Transmitter) -> InboundError | None:
@@ -86,7 +64,7 @@ def _authenticated(transmitter: Transmitter) -> InboundError | None:
 
 
 def push(transmitter: str) -> Response:
-    receivers: dict[str, Receiver] = current_app.extensions.get(_EXTENSION_KEY, {})
+    receivers: dict[str, Receiver] = current_app.extensions.get(EXTENSION_KEY, {})
     receiver = receivers.get(transmitter)
     if receiver is None:
         return _refused("unknown transmitter")
@@ -110,31 +88,3 @@ def push(transmitter: str) -> Response:
         log.info("SET %s from %s: %s -> %s", event.jti[:64], transmitter, outcome.event.rsplit("/", 1)[-1],
                  outcome.action if outcome.user_id is None else f"{outcome.action} (user {outcome.user_id})")
     return web.answer(202)
-
-
-def receive(receiver: Receiver, event: sets.SecurityEvent) -> list[ssf_events.Outcome]:
-    """Record the SET's ``jti`` and carry out its events, in one transaction; then send the signals.
-
-    Shared by push and poll delivery.
-
-    :raises InboundError: if the SET was used before, or names a malformed subject.
-    """
-    sm = security_manager()
-    db = db_session(sm)
-    transmitter = receiver.transmitter
-    linked = receiver.linked_issuer()
-    by = ssf_events.actor(transmitter, event.jti)
-
-    def once() -> list[ssf_events.Outcome]:
-        replay.use(db.connection(), event.issuer, event.jti, event.usable_until, "SET")
-        done = [ssf_events.apply(db, sm, transmitter, linked, uri, event.sub_id, by) for uri in event.events]
-        db.commit()
-        return done
-
-    outcomes = transaction.carry_out(db, once, f"SET from {transmitter.name}")
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for outcome in outcomes:
-        for record_id, owner in outcome.ended:
-            signals.session_ended.send(app, record_id=record_id, user_id=owner, reason="session-revoked",
-                                       actor=by, credentials=())
-    return outcomes

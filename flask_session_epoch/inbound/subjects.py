@@ -11,7 +11,9 @@ Formats understood:
 * ``complex`` (Shared Signals 1.0): a ``user`` member in one of those formats, and
   a ``session`` member, an ``opaque`` id that is the provider's session id (``sid``).
 
-A subject that names no user, or several, names nobody: nothing ends.
+A subject that names no user, or several, names nobody: nothing ends. So does a
+well-formed identifier of another format (``phone_number``, ``account``, ``did``...):
+it is not refused, since nothing is wrong with it, but this app has nothing it could name.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class Subject:
     identifiers: tuple[tuple[str, str, str | None], ...]
     #: The provider's session id of a ``complex`` subject's ``session`` member.
     session: str | None = None
+    #: False for a format this app maps to nobody.
+    supported: bool = True
 
     @property
     def names_user(self) -> bool:
@@ -65,17 +69,24 @@ def _simple(member: t.Any) -> tuple[str, str, str | None]:
         return "iss_sub", _value(member, "sub"), _value(member, "iss")
     if kind == "opaque":
         return "opaque", _value(member, "id"), None
-    raise InboundError(f"subject identifiers of format {str(kind)[:40]!r} are not supported")
+    if not isinstance(kind, str) or not kind or len(kind) > 64 or kind in FORMATS:
+        raise InboundError("a subject identifier has no usable format")
+    return kind, "", None  # another format: it names nobody here
 
 
 def parse(sub_id: t.Any) -> Subject:
     """Check a subject identifier's shape.
 
-    :raises InboundError: if it is malformed or of a format we do not support.
+    :raises InboundError: if it is malformed (not an object, no format, a format we map
+        without the members it needs).
     """
     if not isinstance(sub_id, dict):
         raise InboundError("the subject identifier must be a JSON object")
     kind = sub_id.get("format")
+    if not isinstance(kind, str) or not kind or len(kind) > 64:
+        raise InboundError("the subject identifier has no format")
+    if kind not in FORMATS:
+        return Subject(kind, (), supported=False)
     if kind == "aliases":
         found = sub_id.get("identifiers")
         if not isinstance(found, list) or not found or len(found) > 20:
@@ -100,6 +111,8 @@ def parse(sub_id: t.Any) -> Subject:
 
 def _users_of(db: Session, sm: t.Any, identifier: tuple[str, str, str | None], linked_issuer: str | None) -> set[int]:
     kind, value, issuer = identifier
+    if kind not in ("email", "iss_sub", "opaque"):
+        return set()
     if kind == "email":
         return {int(user.id) for user in find_users(sm, db, "email", value)}
     if kind == "opaque" and linked_issuer is None:
