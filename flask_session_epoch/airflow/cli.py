@@ -23,6 +23,10 @@ _ENDED = Arg(("--ended",), help="List ended sessions instead of active ones", ac
 _RECORD = Arg(("record_id",), metavar="ID", help="A session's id, as `airflow session-epoch sessions` lists it")
 _REVISION_UP = Arg(("revision",), nargs="?", default="head", help="The revision to upgrade to (default: head)")
 _REVISION_DOWN = Arg(("revision",), nargs="?", default="-1", help="The revision to go back to (default: -1)")
+_TRANSMITTER = Arg(("name",), metavar="NAME", help="A transmitter of SESSION_EPOCH_SSF_TRANSMITTERS")
+_MAX_EVENTS = Arg(("--max-events",), type=int, default=100, help="SETs asked for per request (default: 100)")
+_DURATION = Arg(("--duration",), type=float, default=60.0, help="Seconds to keep polling at most (default: 60)")
+_WAIT = Arg(("--wait",), action="store_true", help="Keep polling for the whole duration (long polls)")
 
 
 def _run(argv: list[str]) -> None:
@@ -86,6 +90,20 @@ def end_session(args: argparse.Namespace) -> None:
     _run(_with_reason(["end-session", args.record_id], args))
 
 
+def ssf(verb: str) -> t.Callable[[argparse.Namespace], None]:
+    """``airflow session-epoch ssf VERB NAME``."""
+    def run(args: argparse.Namespace) -> None:
+        extra = []
+        if verb == "status" and args.json:
+            extra = ["--json"]
+        if verb == "poll":
+            extra = ["--max-events", str(args.max_events), "--duration", str(args.duration),
+                     *(["--wait"] if args.wait else [])]
+        _run(["ssf", verb, args.name, *extra])
+
+    return run
+
+
 def _command(name: str, help_text: str, func: t.Callable[[argparse.Namespace], None],
              *args: Arg) -> ActionCommand:
     return ActionCommand(name=name, help=help_text, func=func, args=args)
@@ -102,12 +120,25 @@ def get_cli_commands() -> list[GroupCommand]:
             _command("current", "Show the revision the database is at", db_current),
         ),
     )
+    streams = GroupCommand(
+        name="ssf",
+        help="Set up, check and poll Shared Signals streams (SESSION_EPOCH_SSF_TRANSMITTERS)",
+        subcommands=(
+            _command("add", "Create NAME's stream at the transmitter (or update it)", ssf("add"), _TRANSMITTER),
+            _command("status", "Show NAME's stream", ssf("status"), _TRANSMITTER, _JSON),
+            _command("verify", "Ask NAME for a verification event", ssf("verify"), _TRANSMITTER),
+            _command("poll", "Fetch NAME's queued SETs, carry them out, acknowledge them", ssf("poll"),
+                     _TRANSMITTER, _MAX_EVENTS, _DURATION, _WAIT),
+            _command("remove", "Delete NAME's stream at the transmitter", ssf("remove"), _TRANSMITTER),
+        ),
+    )
     return [
         GroupCommand(
             name="session-epoch",
             help="End users' sessions and tokens: flask-session-epoch",
             subcommands=(
                 database,
+                streams,
                 _command("revoke", "End every session and token of USER; the account stays active", revoke,
                          _USER, _REASON),
                 _command("revoke-all", "End everyone's sessions and tokens", revoke_all, _YES, _REASON),

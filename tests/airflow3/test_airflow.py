@@ -480,3 +480,40 @@ def test_logout_of_an_sso_login_signs_out_of_the_provider_too(airflow_home: t.An
         "back_to": "/auth/login/", "back_page": 200, "said": True,
         "end_reasons": ["rp-logout"], "api_after": 403, "ui_after": 302,
     }
+
+
+# -- Shared Signals: `airflow session-epoch ssf` against the loopback transmitter -------------
+
+
+def test_ssf_poll_from_airflows_cli_ends_the_users_sessions(api_server: ApiServer, airflow_home: t.Any,
+                                                            make_user: t.Callable[..., Account],
+                                                            tmp_path: t.Any) -> None:
+    sys.path.insert(0, os.path.dirname(HERE))
+    from ssf.sets import CREDENTIAL_CHANGE
+    from ssf.transmitter import Transmitter
+
+    victim = make_user()
+    held = sign_in(api_server, victim)
+    with Transmitter(audience="https://airflow.example.org/") as tx:
+        config = tmp_path / "webserver_config.py"
+        config.write_text(
+            "SESSION_EPOCH_SSF_TRANSMITTERS = {'tx': {"
+            f"'issuer': {tx.issuer!r}, 'jwks_uri': {tx.jwks_uri!r}, 'audience': 'https://airflow.example.org/',"
+            f" 'configuration_url': {tx.configuration_url!r}, 'management_token_env': 'FSE_TEST_SSF_MGMT',"
+            " 'delivery': 'poll'}}\n")
+        env = airflow_env(airflow_home, AIRFLOW__FAB__CONFIG_FILE=str(config), FSE_TEST_SSF_MGMT=tx.bearer_token)
+        assert "stream " in run_airflow("session-epoch", "ssf", "add", "tx", env=env).stdout
+        [stream_id] = tx.streams
+        jti = tx.queue(tx.make_set({CREDENTIAL_CHANGE: {}}, {"format": "email", "email": f"{victim.username}"
+                                                                                        "@example.org"}), stream_id)
+        assert page(api_server, held.browser).status_code == 200
+
+        polled = run_airflow("session-epoch", "ssf", "poll", "tx", "--duration", "10", env=env)
+
+        assert "applied 1" in polled.stdout, polled.stdout + polled.stderr
+        assert tx.acked == [jti]
+        assert page(api_server, held.browser).status_code != 200
+        assert api(api_server, headers=bearer(held.api_token)).status_code in (401, 403)
+        assert "ssf:tx:" in run_airflow("session-epoch", "status", victim.username, env=env).stdout
+        run_airflow("session-epoch", "ssf", "remove", "tx", env=env)
+        assert tx.streams == {}
