@@ -287,3 +287,11 @@ def test_anonymous_login_user_is_ignored(app: Flask) -> None:
         assert login_user(AnonymousUserMixin(), force=True)
         # Nothing stamped: there is no user whose epoch the session could follow.
         assert SESSION_KEY_EPOCH not in session
+
+
+def test_the_ssf_commands_run_inside_superset(app: Flask) -> None:
+    """``superset session-epoch ssf ...`` is our click group in Superset's app."""
+    from flask_session_epoch.cli import cli
+
+    result = app.test_cli_runner().invoke(cli, ["ssf", "status", "nope"])
+    assert result.exit_code != 0 and "no transmitter 'nope' in SESSION_EPOCH_SSF_TRANSMITTERS" in result.output
