@@ -172,6 +172,16 @@ def test_an_outage_is_retried_and_nothing_is_lost(configure: t.Callable[..., Fla
     assert tx.acked == [jti] and stamped(app) == "credential-change"
 
 
+def test_a_transmitter_that_stays_down_fails_the_poll_and_status_says_so(configure: t.Callable[..., Flask],
+                                                                         tx: Transmitter) -> None:
+    app = configure("poll")
+    assert ssf(app, "add", "tx").exit_code == 0
+    tx.fail_next(50, status=503)
+    result = ssf(app, "poll", "tx", "--duration", "1")
+    assert result.exit_code != 0 and "the last poll failed" in result.output
+    assert "failed: the transmitter answered 503" in ssf(app, "status", "tx").output
+
+
 def test_a_set_whose_transaction_fails_is_not_acknowledged_and_comes_again(
         configure: t.Callable[..., Flask], tx: Transmitter, monkeypatch: pytest.MonkeyPatch) -> None:
     app = configure("poll")
