@@ -148,6 +148,24 @@ def test_garbage_is_refused(ssf_app: Flask, body: bytes) -> None:
     assert_refused(push(ssf_app, body), ssf_app, "invalid_request")
 
 
+def test_unknown_key_ids_refetch_the_keys_at_most_once_per_interval(ssf_app: Flask, keys: KeyServer,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_session_epoch.inbound import keys as key_sets
+
+    claims = jwt.decode(make_set(keys, {ev.CREDENTIAL_CHANGE: {}}, ALICE_EMAIL), options={"verify_signature": False})
+    assert push(ssf_app, keys.sign(claims, typ="secevent+jwt")).status_code == 202  # the keys are fetched once
+    fetched = keys.jwks_fetches
+    for _ in range(5):
+        made_up = keys.add_key(publish=False)
+        response = push(ssf_app, keys.sign(dict(claims, jti=uuid.uuid4().hex), kid=made_up, typ="secevent+jwt"))
+        assert response.status_code == 400 and response.get_json()["err"] == "invalid_key"
+    assert keys.jwks_fetches - fetched <= 1
+    monkeypatch.setattr(key_sets, "REFETCH_INTERVAL_SECONDS", 0)  # the interval has passed
+    rotated = keys.add_key()  # the transmitter rotated its key: the refetch finds it
+    assert push(ssf_app, keys.sign(dict(claims, jti=uuid.uuid4().hex), kid=rotated, typ="secevent+jwt")) \
+        .status_code == 202
+
+
 def test_the_push_must_carry_the_configured_authorization(ssf_app: Flask, keys: KeyServer) -> None:
     token = make_set(keys, {ev.CREDENTIAL_CHANGE: {}}, ALICE_EMAIL)
     for authorization in (None, "Bearer wrong", PUSH_AUTH + "x", "Basic " + PUSH_AUTH):
@@ -170,6 +188,7 @@ def test_an_unknown_transmitter_is_refused(ssf_app: Flask, keys: KeyServer) -> N
     assert response.status_code == 400 and response.get_json()["err"] == "invalid_request"
 
 
+@pytest.mark.all_databases
 def test_a_replayed_set_is_refused_on_another_worker(make_app: t.Callable[..., Flask], ssf_app: Flask,
                                                      keys: KeyServer) -> None:
     other = make_app(**transmitter(keys))  # another app on the same database: another worker or host

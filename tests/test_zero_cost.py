@@ -86,3 +86,14 @@ def test_stale_session_costs_no_extra_statement(make_app) -> None:
 
     statements, status = count_statements(app, one)
     assert status == 401 and statements <= accepted
+
+
+def test_the_inbound_receivers_add_no_statement(make_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shared Signals and Global Token Revocation, configured, cost an ordinary request nothing."""
+    monkeypatch.setenv("FSE_TEST_INBOUND_SECRET", "a-secret-that-is-long-enough-0123456789")
+    receivers = make_app(
+        SESSION_EPOCH_SSF_TRANSMITTERS={"tx": {"issuer": "https://tx.example.org", "audience": "https://app.example",
+                                               "jwks_uri": "https://tx.example.org/jwks",
+                                               "push_authorization_env": "FSE_TEST_INBOUND_SECRET"}},
+        SESSION_EPOCH_GLOBAL_TOKEN_REVOCATION={"bearer_token_env": "FSE_TEST_INBOUND_SECRET"})
+    assert measure(receivers) == measure(make_app())
