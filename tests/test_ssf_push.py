@@ -324,8 +324,9 @@ def test_an_older_drafts_subject_inside_the_event_is_read(ssf_app: Flask, keys: 
 
 @pytest.fixture
 def op() -> t.Iterator[OpenIDProvider]:
+    """The provider alice signs in with (alice is the one it logs in)."""
     with OpenIDProvider(CLIENT_ID, CLIENT_SECRET, [CALLBACK]) as provider:
-        provider.add_user("alice", email="alice@example.org", given_name="Alice", family_name="Reader")
+        provider.add_user("alice", email="alice@example.org")
         provider.login_as("alice")
         yield provider
 

@@ -7,7 +7,6 @@ For push, the app is served over HTTP on loopback, so that the transmitter's pus
 
 from __future__ import annotations
 
-import threading
 import typing as t
 
 import pytest
@@ -15,9 +14,9 @@ import sqlalchemy as sa
 from fabapp import ALICE
 from flask import Flask
 from helpers import is_logged_in, login
+from loopback import Loopback
 from ssf import sets as tx_sets
 from ssf.transmitter import Transmitter
-from werkzeug.serving import make_server
 
 from flask_session_epoch.cli import cli
 from flask_session_epoch.inbound import ssf_receiver
@@ -31,24 +30,14 @@ PUSH_AUTH = "Bearer push-secret-0123456789abcdef0123456789"
 ALICE_EMAIL = {"format": "email", "email": "alice@example.org"}
 
 
-class Live:
-    """An app served over HTTP on loopback, in a thread."""
+class Live(Loopback):
+    """An app served over HTTP on loopback: the app is set once the test has made it."""
 
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-        self._http = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._http.server_port}"
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+    app: Flask | None = None
 
-    def _wsgi(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
+    def _app(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
         assert self.app is not None
         return self.app(environ, start_response)
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._thread.join()
-        self._http.server_close()
 
 
 @pytest.fixture
@@ -74,7 +63,7 @@ def configure(make_app: t.Callable[..., Flask], tx: Transmitter, live: Live,
         options = {"issuer": tx.issuer, "jwks_uri": tx.jwks_uri, "audience": AUDIENCE, "delivery": delivery,
                    "configuration_url": tx.configuration_url, "management_token_env": "FSE_TEST_SSF_MGMT",
                    "push_authorization_env": "FSE_TEST_SSF_PUSH",
-                   "push_url": f"{live.url}/session_epoch/ssf/events/tx"}
+                   "push_url": f"{live.base}/session_epoch/ssf/events/tx"}
         app = make_app(SESSION_EPOCH_SSF_TRANSMITTERS={"tx": options})
         live.app = live.app or app
         return app

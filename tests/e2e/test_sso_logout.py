@@ -10,14 +10,13 @@ front-channel iframe, a tampered ``state``, and an attempted open redirect.
 from __future__ import annotations
 
 import re
-import threading
 import typing as t
 
 import pytest
 import sqlalchemy as sa
 from helpers import CLIENT_ID, CLIENT_SECRET, oauth_config
+from loopback import Loopback
 from oidc.provider import OpenIDProvider
-from werkzeug.serving import make_server
 
 from e2e.conftest import WAIT
 from flask_session_epoch.models import SessionRecord
@@ -35,12 +34,12 @@ SIGNED_OUT_BOTH = "You are signed out of this app and of idp."
 NOT_CONFIRMED = "Signing out of the identity provider could not be confirmed"
 
 
-class Site:
+class Site(Loopback):
     """The FAB app on an HTTP port of its own, and the provider it logs in with."""
 
     def __init__(self, make_app: t.Callable[..., Flask]) -> None:
-        self._http = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._http.server_port}"
+        super().__init__()
+        self.url = self.base
         self.op = OpenIDProvider(CLIENT_ID, CLIENT_SECRET, [f"{self.url}/oauth-authorized/idp"],
                                  post_logout_redirect_uris=[f"{self.url}/login/"], require_login=True)
         self.op.add_user("alice", email="alice@example.org", given_name="Alice", family_name="Reader")
@@ -49,21 +48,13 @@ class Site:
             self.op.metadata_url, FAB_SECURITY_MANAGER_CLASS="fabapp.OAuthSecurityManager",
             SESSION_EPOCH_BACKCHANNEL_PROVIDERS=[], SESSION_EPOCH_RP_LOGOUT={"idp": {}},
             SESSION_EPOCH_FRONTCHANNEL_PROVIDERS=["idp"]))
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self.op.start()
 
-    def _wsgi(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
+    def _app(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
         return self.app(environ, start_response)
 
-    def __enter__(self) -> Site:
-        self.op.start()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._http.shutdown()
-        self._thread.join()
-        self._http.server_close()
+    def close(self) -> None:
+        super().close()
         self.op.stop()
 
     def ended(self) -> list[str | None]:

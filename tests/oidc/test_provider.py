@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import typing as t
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -10,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import pytest
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
+from loopback import Loopback
 from werkzeug.wrappers import Request, Response
 
 from oidc.provider import OpenIDProvider
@@ -21,33 +20,19 @@ CALLBACK = "http://localhost/oauth-authorized/idp"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-class Receiver:
+class Receiver(Loopback):
     """A relying party's back-channel logout endpoint on loopback that records what it gets."""
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
         self.posts: list[tuple[str, dict[str, str]]] = []
-        self._http = make_server("127.0.0.1", 0, self._app, request_handler=_QuietHandler)
-        self.uri = f"http://127.0.0.1:{self._http.server_port}/backchannel-logout"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        super().__init__()
+        self.uri = f"{self.base}/backchannel-logout"
 
     def _app(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
         request = Request(environ)
         self.posts.append((request.mimetype, request.form.to_dict()))
         return Response(status=self.status)(environ, start_response)
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._thread.join()
-        self._http.server_close()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        pass
 
 
 @pytest.fixture

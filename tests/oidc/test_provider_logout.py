@@ -4,34 +4,30 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 import typing as t
 from html import unescape
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
+from loopback import Loopback
 from werkzeug.wrappers import Request, Response
 
 from oidc.provider import OpenIDProvider
-from oidc.test_provider import CALLBACK, CLIENT_ID, SECRET, Receiver, _QuietHandler, verified
+from oidc.test_provider import CALLBACK, CLIENT_ID, SECRET, Receiver, verified
 
 AFTER = "http://localhost/login/"
 STATE = "l0gout-st4te"
 
 
-class FrontChannelRP:
+class FrontChannelRP(Loopback):
     """A relying party's front-channel logout URI on loopback that records the queries it gets."""
 
     def __init__(self) -> None:
         self.hits: list[dict[str, list[str]]] = []
         self.paths: list[str] = []
-        self._http = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
-        self.base = f"http://127.0.0.1:{self._http.server_port}"
+        super().__init__()
         self.uri = f"{self.base}/session_epoch/frontchannel-logout/idp"
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
 
     def _app(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
         request = Request(environ)
@@ -39,11 +35,6 @@ class FrontChannelRP:
         if request.path == urlsplit(self.uri).path:
             self.hits.append(parse_qs(request.query_string.decode()))
         return Response("logged out", headers={"Cache-Control": "no-store"})(environ, start_response)
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._thread.join()
-        self._http.server_close()
 
 
 @pytest.fixture

@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import typing as t
 
 import jwt
 import pytest
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
+from loopback import Loopback
 from werkzeug.wrappers import Request, Response
 
 from ssf import sets
 from ssf.transmitter import Transmitter
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        pass
-
-
-class PushReceiver:
+class PushReceiver(Loopback):
     """An RFC 8935 push endpoint on loopback that records each POST and answers ``status`` (and ``body``)."""
 
     def __init__(self, status: int = 202, body: dict[str, t.Any] | None = None) -> None:
         self.status = status
         self.body = body
         self.posts: list[tuple[dict[str, str], str]] = []
-        self._http = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
-        self.url = f"http://127.0.0.1:{self._http.server_port}/events"
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        super().__init__()
+        self.url = f"{self.base}/events"
 
     def _app(self, environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
         request = Request(environ)
@@ -41,11 +33,6 @@ class PushReceiver:
             return Response(status=self.status)(environ, start_response)
         answer = Response(json.dumps(self.body), status=self.status, mimetype="application/json")
         return answer(environ, start_response)
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._thread.join()
-        self._http.server_close()
 
 
 @pytest.fixture
