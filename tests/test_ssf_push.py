@@ -188,6 +188,15 @@ def test_an_unknown_transmitter_is_refused(ssf_app: Flask, keys: KeyServer) -> N
     assert response.status_code == 400 and response.get_json()["err"] == "invalid_request"
 
 
+def test_an_unexpected_failure_is_a_400_not_a_500(ssf_app: Flask, keys: KeyServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: t.Any, **kwargs: t.Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ev, "apply", broken)
+    assert_refused(push(ssf_app, make_set(keys, {ev.SESSIONS_REVOKED: {}}, ALICE_EMAIL)), ssf_app, "invalid_request")
+
+
 @pytest.mark.all_databases
 def test_a_replayed_set_is_refused_on_another_worker(make_app: t.Callable[..., Flask], ssf_app: Flask,
                                                      keys: KeyServer) -> None:

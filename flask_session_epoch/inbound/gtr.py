@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import logging
 import typing as t
 
@@ -29,7 +30,7 @@ import jwt
 from flask import current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import oidc
+from .. import config, oidc
 from ..revoke import db_session, invalidate_sessions, security_manager
 from . import replay, subjects, transaction, web
 from .errors import InboundError
@@ -93,8 +94,8 @@ def _caller(revoker: Revoker, credential: str) -> str:
     try:
         header = jwt.get_unverified_header(credential)
         algorithm = header.get("alg")
-        if not isinstance(algorithm, str) or algorithm.lower() == "none" or algorithm.startswith("HS"):
-            raise InboundError("the JWT is not signed with a public key")
+        if not isinstance(algorithm, str) or algorithm not in config.get("BACKCHANNEL_ALGORITHMS"):
+            raise InboundError("the JWT is not signed with an accepted public-key algorithm")
         key = keys.signing_key(header.get("kid") if isinstance(header.get("kid"), str) else None)
         claims = jwt.decode(credential, key.key, algorithms=[algorithm], issuer=issuer.issuer,
                             audience=issuer.audience, leeway=_LEEWAY, options={"require": ["iss", "aud", "exp", "iat"]})
@@ -106,7 +107,7 @@ def _caller(revoker: Revoker, credential: str) -> str:
         db = db_session(security_manager())
 
         def use_once() -> None:
-            replay.use(db.connection(), issuer.issuer, jti, until, "JWT")
+            replay.use(db.connection(), f"gtr:{issuer.issuer}", jti, until, "JWT")
             db.commit()
 
         transaction.carry_out(db, use_once, "Global Token Revocation JWT")
@@ -114,9 +115,13 @@ def _caller(revoker: Revoker, credential: str) -> str:
 
 
 def _subject() -> subjects.Subject:
-    if request.mimetype != "application/json" or (request.content_length or 0) > _MAX_BODY:
+    raw = request.stream.read(_MAX_BODY + 1)  # never more, whatever Content-Length says
+    if request.mimetype != "application/json" or len(raw) > _MAX_BODY:
         raise InboundError("the body must be a JSON object of at most 8 KiB")
-    body = request.get_json(silent=True)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
     if not isinstance(body, dict) or set(body) != {"sub_id"}:
         raise InboundError('the body must be {"sub_id": {...}}')
     subject = subjects.parse(body["sub_id"])

@@ -2,8 +2,9 @@
 
 Logout tokens, SETs and Global Token Revocation JWTs share one table of used ``jti``
 keys (:class:`~flask_session_epoch.models.OidcLogoutTokenUse`); each key is SHA-256
-of the issuer and the ``jti``, and each kind of token has issuers of its own, so they
-never collide. Rows go once the token would be refused as too old anyway.
+of the issuer and the ``jti``. SETs and revocation JWTs name their issuer with a
+prefix (``ssf:``, ``gtr:``), so that no kind of token uses up another's ``jti``. Rows go
+once the token would be refused as too old anyway.
 """
 
 from __future__ import annotations

@@ -84,6 +84,9 @@ def push(transmitter: str) -> Response:
     except (SQLAlchemyError, ConnectionError):
         log.exception("A SET from %s could not be carried out; the transmitter may send it again", transmitter)
         return web.answer(503)
+    except Exception:  # the transmitter must hear "refused", never a 500
+        log.exception("A SET from %s could not be carried out", transmitter)
+        return _refused("the SET could not be carried out")
     for outcome in outcomes:
         log.info("SET %s from %s: %s -> %s", event.jti[:64], transmitter, outcome.event.rsplit("/", 1)[-1],
                  outcome.action if outcome.user_id is None else f"{outcome.action} (user {outcome.user_id})")

@@ -49,7 +49,8 @@ def receive(receiver: Receiver, event: sets.SecurityEvent) -> list[ssf_events.Ou
     by = ssf_events.actor(transmitter, event.jti)
 
     def once() -> list[ssf_events.Outcome]:
-        replay.use(db.connection(), event.issuer, event.jti, event.usable_until, "SET")
+        # Keys of their own: a SET never collides with the issuer's other tokens.
+        replay.use(db.connection(), f"ssf:{event.issuer}", event.jti, event.usable_until, "SET")
         done = [ssf_events.apply(db, sm, transmitter, linked, uri, body, event.sub_id, by)
                 for uri, body in event.events.items()]
         db.commit()
