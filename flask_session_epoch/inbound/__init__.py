@@ -35,8 +35,9 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     :raises RuntimeError: if a setting names something that cannot be used.
     """
     backchannel.install(app, blueprint, sm)
-    transmitters = settings.transmitters(config.get("SSF_TRANSMITTERS", app), _oauth_names(app))
-    revocation = settings.revocation(config.get("GLOBAL_TOKEN_REVOCATION", app), _oauth_names(app))
+    oauth_names = _oauth_names(app)
+    transmitters = settings.transmitters(config.get("SSF_TRANSMITTERS", app), oauth_names)
+    revocation = settings.revocation(config.get("GLOBAL_TOKEN_REVOCATION", app), oauth_names)
     if (transmitters or (revocation is not None and revocation.jwt is not None)) and not jwt.algorithms.has_crypto:
         raise RuntimeError('Checking SETs and signed JWTs needs the cryptography package:'
                            ' pip install "flask-session-epoch[oidc]".')

@@ -30,7 +30,7 @@ import jwt
 from flask import current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import config, oidc
+from .. import config
 from ..revoke import db_session, invalidate_sessions, security_manager
 from . import replay, subjects, transaction, web
 from .errors import InboundError
@@ -58,13 +58,7 @@ class Revoker:
     def __init__(self, auth: RevocationAuth, sm: t.Any) -> None:
         self.auth = auth
         self.keys = None if auth.jwt is None else Keys(lambda: auth.jwt.jwks_uri, "JWT", "issuer")  # type: ignore[union-attr]
-        self._remote = None if auth.provider is None else oidc.oauth_provider(sm, auth.provider)[0]
-
-    def linked_issuer(self) -> str | None:
-        if self._remote is None:
-            return None
-        issuer = self._remote.load_server_metadata().get("issuer")
-        return issuer if isinstance(issuer, str) else None
+        self.linked = subjects.LinkedProvider(sm, auth.provider)
 
 
 def install(app: Flask, blueprint: Blueprint, revoker: Revoker) -> None:
@@ -150,8 +144,8 @@ def revoke() -> Response:
     except InboundError as exc:
         return web.answer(400, error="invalid_request", error_description=str(exc))
     try:
-        linked = revoker.linked_issuer()
-    except Exception:  # Authlib's HTTP errors are many
+        linked = revoker.linked.issuer()
+    except ConnectionError:
         log.exception("Global Token Revocation could not read its linked provider's metadata")
         return web.answer(422, error="the request could not be carried out")
     allowed = {issuer for issuer in (caller, linked) if issuer}

@@ -23,7 +23,7 @@ import typing as t
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import sets
+from . import sets, ssf_receiver
 from .errors import InboundError
 from .ssf_streams import StreamError, stream
 
@@ -84,14 +84,12 @@ def _post(receiver: Receiver, url: str, body: dict[str, t.Any]) -> tuple[int, t.
 
 def _carry_out(receiver: Receiver, found: t.Mapping[str, t.Any], held: _Held, report: PollReport) -> bool:
     """Apply the SETs of one answer; whether every one was dealt with (False: stop and retry later)."""
-    from .ssf_receiver import receive
-
     for jti, token in found.items():
         try:
             event = sets.validate(token if isinstance(token, str) else "", receiver.transmitter, receiver.keys)
             if event.jti != jti:
                 raise InboundError("the SET's jti is not the one it was delivered under")
-            receive(receiver, event)
+            ssf_receiver.receive(receiver, event)
         except InboundError as exc:
             if str(exc).endswith("already used"):
                 held.acks.append(jti)  # applied before: say so again

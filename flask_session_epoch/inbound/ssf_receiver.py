@@ -6,9 +6,9 @@ import typing as t
 
 from flask import current_app
 
-from .. import oidc, signals
+from .. import signals
 from ..revoke import db_session, security_manager
-from . import replay, sets, ssf_events, transaction
+from . import replay, sets, ssf_events, subjects, transaction
 from .keys import Keys
 
 if t.TYPE_CHECKING:
@@ -16,25 +16,12 @@ if t.TYPE_CHECKING:
 
 
 class Receiver:
-    """One transmitter's settings, its keys, and the issuer of its linked provider (read once)."""
+    """One transmitter's settings, its keys, and its linked provider."""
 
     def __init__(self, transmitter: Transmitter, sm: t.Any) -> None:
         self.transmitter = transmitter
         self.keys = Keys(lambda: transmitter.jwks_uri, "SET", "transmitter")
-        self._remote = None if transmitter.provider is None else oidc.oauth_provider(sm, transmitter.provider)[0]
-
-    def linked_issuer(self) -> str | None:
-        """The OpenID issuer of the linked provider, from its discovery document (Authlib caches it).
-
-        :raises ConnectionError: if it cannot be read; the SET is then not carried out (503).
-        """
-        if self._remote is None:
-            return None
-        try:
-            issuer = self._remote.load_server_metadata().get("issuer")
-        except Exception as exc:  # Authlib's HTTP errors are many
-            raise ConnectionError(f"the linked provider's metadata could not be read ({type(exc).__name__})") from exc
-        return issuer if isinstance(issuer, str) else None
+        self.linked = subjects.LinkedProvider(sm, transmitter.provider)
 
 
 def receive(receiver: Receiver, event: sets.SecurityEvent) -> list[ssf_events.Outcome]:
@@ -45,7 +32,7 @@ def receive(receiver: Receiver, event: sets.SecurityEvent) -> list[ssf_events.Ou
     sm = security_manager()
     db = db_session(sm)
     transmitter = receiver.transmitter
-    linked = receiver.linked_issuer()
+    linked = receiver.linked.issuer()
     by = ssf_events.actor(transmitter, event.jti)
 
     def once() -> list[ssf_events.Outcome]:

@@ -109,6 +109,27 @@ def parse(sub_id: t.Any) -> Subject:
     return Subject(str(kind), (_simple(sub_id),))
 
 
+class LinkedProvider:
+    """The OpenID provider whose subjects ``opaque`` identifiers (and sessions) are: a
+    receiver's ``provider`` setting, an ``OAUTH_PROVIDERS`` name, or None for none."""
+
+    def __init__(self, sm: t.Any, name: str | None) -> None:
+        self._remote = None if name is None else oidc.oauth_provider(sm, name)[0]
+
+    def issuer(self) -> str | None:
+        """Its issuer, from its discovery document (Authlib caches it); None without a provider.
+
+        :raises ConnectionError: if the document cannot be read; nothing is then carried out.
+        """
+        if self._remote is None:
+            return None
+        try:
+            issuer = self._remote.load_server_metadata().get("issuer")
+        except Exception as exc:  # Authlib's HTTP errors are many
+            raise ConnectionError(f"the linked provider's metadata could not be read ({type(exc).__name__})") from exc
+        return issuer if isinstance(issuer, str) else None
+
+
 def _users_of(db: Session, sm: t.Any, identifier: tuple[str, str, str | None], linked_issuer: str | None) -> set[int]:
     kind, value, issuer = identifier
     if kind not in ("email", "iss_sub", "opaque"):
