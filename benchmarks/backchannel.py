@@ -30,7 +30,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
 from _processes import guarded  # noqa: E402  (benchmarks/_processes.py)
-from databases import dispose, prepare_database  # noqa: E402
+from databases import dispose, drop_all, prepare_database  # noqa: E402
 from fabapp import ALICE, create_app  # noqa: E402
 from helpers import CLIENT_ID, oauth_config  # noqa: E402
 from keyserver import KeyServer  # noqa: E402
@@ -39,22 +39,9 @@ from flask_session_epoch import oidc  # noqa: E402
 from flask_session_epoch.revoke import db_session  # noqa: E402
 
 
-def _drop_all(url: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        if connection.dialect.name in ("mysql", "mariadb"):
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        meta = sa.MetaData()
-        meta.reflect(connection)
-        meta.drop_all(connection)
-    engine.dispose()
-
-
 def measure(url: str, tokens: int) -> None:
     if not url.startswith("sqlite"):
-        _drop_all(url)
+        drop_all(url)
     prepare_database(url)
     with KeyServer() as keys:
         app = create_app(url, **oauth_config(keys.metadata_url))

@@ -55,11 +55,11 @@ sys.path.insert(0, str(TESTS))
 import jwt  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from _processes import guarded  # noqa: E402  (benchmarks/_processes.py)
-from databases import dispose, prepare_database  # noqa: E402
+from databases import dispose, drop_all, prepare_database  # noqa: E402
 from fabapp import ALICE, create_app  # noqa: E402
-from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from helpers import api_login, bearer, login  # noqa: E402
+from helpers import statements as count_statements  # noqa: E402
 from ssf import sets as tx_sets  # noqa: E402  (tests/ssf)
 from ssf.transmitter import Transmitter  # noqa: E402
 
@@ -79,17 +79,6 @@ POLL_SIZES = (100, 1000)
 
 class Failed(Exception):
     """A SET or request was not answered as the receiver's documentation says."""
-
-
-def _drop_all(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        if connection.dialect.name in ("mysql", "mariadb"):
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        meta = sa.MetaData()
-        meta.reflect(connection)
-        meta.drop_all(connection)
-    engine.dispose()
 
 
 def _ms(seconds: float) -> float:
@@ -156,24 +145,6 @@ class Bench:
             if now.get(email) != expected:
                 wrong.append(f"{email}: generation {now.get(email)}, expected {expected}")
         return wrong
-
-
-def count_statements(app: Flask, request: t.Callable[[], t.Any]) -> tuple[int, int]:
-    """``(statements, status)`` of one request (as ``tests/test_zero_cost.py``)."""
-    statements: list[str] = []
-
-    def listener(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = app.extensions["test_db"].engine
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        response = request()
-        response.close()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return len(statements), response.status_code
 
 
 def push(client: FlaskClient, set_jwt: str) -> t.Any:
@@ -313,7 +284,7 @@ def measure_statements(bench: Bench) -> None:
 
 def measure(url: str, sets: int, rounds: int, users: int) -> int:
     if not url.startswith("sqlite"):
-        _drop_all(url)
+        drop_all(url)
     prepare_database(url)
     with Transmitter(audience=AUDIENCE) as tx:
         os.environ[PUSH_ENV], os.environ[MANAGEMENT_ENV] = PUSH_AUTH, tx.bearer_token

@@ -39,6 +39,18 @@ def drop_epoch_tables(url: str) -> None:
         engine.dispose()
 
 
+def drop_all(url: str) -> None:
+    """Drop every table of the database (a benchmark's scratch database, when it is done)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        if connection.dialect.name in ("mysql", "mariadb"):
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        meta = sa.MetaData()
+        meta.reflect(connection)
+        meta.drop_all(connection)
+    engine.dispose()
+
+
 def prepare_database(url: str) -> None:
     """A fresh FAB app's database, with our tables made by the migration (as operators do)."""
     app = create_app(url)

@@ -39,6 +39,26 @@ def user_id(app: Flask, username: str = ALICE[0]) -> int:
         return app.appbuilder.sm.find_user(username).id
 
 
+def statements(app: Flask, request: t.Callable[[], t.Any]) -> tuple[int, int]:
+    """``(SQL statements, status)`` of one request, counted on the app's engine."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def listener(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = app.extensions["test_db"].engine
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = request()
+        response.close()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return len(seen), response.status_code
+
+
 def is_logged_in(client: FlaskClient) -> bool:
     """What the user sees: the protected page, or a bounce to the login page."""
     response = client.get("/protected/")

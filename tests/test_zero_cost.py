@@ -7,7 +7,7 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from helpers import api_login, bearer, login, user_id
+from helpers import api_login, bearer, login, statements, user_id
 
 import flask_session_epoch as fse
 
@@ -19,20 +19,7 @@ PLAIN = "flask_appbuilder.security.sqla.manager.SecurityManager"
 def count_statements(app: Flask, request: t.Callable[[], t.Any]) -> tuple[int, int]:
     """``(statements, status)`` of one request, after a warm-up run of the same request."""
     request().close()
-    statements: list[str] = []
-
-    def listener(conn: t.Any, cursor: t.Any, statement: str, *args: t.Any) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = app.extensions["test_db"].engine
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        response = request()
-        response.close()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return len(statements), response.status_code
+    return statements(app, request)
 
 
 def measure(app: Flask) -> dict[str, tuple[int, int]]:
