@@ -463,12 +463,19 @@ def test_where_you_are_signed_in_is_open_to_every_signed_in_user(api_server: Api
 
 
 def test_logout_of_an_sso_login_signs_out_of_the_provider_too(airflow_home: t.Any, tmp_path: t.Any) -> None:
+    import shutil
+
     from sso import WEBSERVER_CONFIG
 
     config = tmp_path / "webserver_config.py"
     config.write_text(WEBSERVER_CONFIG)
+    # A database of its own: an app with another AUTH_TYPE syncs other permissions, which the
+    # shared database's api-server would then serve to the tests that follow.
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(airflow_home / "airflow.db", home / "airflow.db")
     proc = subprocess.run([sys.executable, os.path.join(HERE, "sso.py"), "rp-logout"], capture_output=True,
-                          env=airflow_env(airflow_home, AIRFLOW__FAB__CONFIG_FILE=str(config)), text=True, timeout=600)
+                          env=airflow_env(home, AIRFLOW__FAB__CONFIG_FILE=str(config)), text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {
