@@ -6,20 +6,26 @@ import json
 import typing as t
 
 import click
-from flask.cli import AppGroup
+from flask import current_app
+from flask.cli import AppGroup, ScriptInfo
 
-from . import accounts, migrate, schema, sessions
+from . import accounts, config, in_use, migrate, schema, sessions
 from .inbound.ssf_cli import ssf
 from .revoke import MAX_REASON, check_reason, invalidate_all_sessions, invalidate_sessions
 
 
 class _Group(AppGroup):
-    """Our commands: a missing schema is one message, not a traceback."""
+    """Our commands: a missing schema or a wrong setting is one message, not a traceback, and
+    none runs in an app that does not use our security manager."""
 
     def invoke(self, ctx: click.Context) -> t.Any:
         try:
+            with ctx.ensure_object(ScriptInfo).load_app().app_context():
+                refusal = in_use.problem(current_app)
+            if refusal is not None:
+                raise click.ClickException(refusal)
             return super().invoke(ctx)
-        except schema.SchemaMissing as exc:
+        except (schema.SchemaMissing, config.ConfigurationError) as exc:
             raise click.ClickException(str(exc)) from None
 
 

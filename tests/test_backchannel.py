@@ -23,6 +23,7 @@ from helpers import CLIENT_ID, CLIENT_SECRET, oauth_config, user_id
 from keyserver import BACKCHANNEL_EVENT, KeyServer
 
 from flask_session_epoch import oidc, signals
+from flask_session_epoch.config import ConfigurationError
 from flask_session_epoch.inbound import replay
 from flask_session_epoch.models import OidcLogoutTokenUse, SessionRecord, UserSessionEpoch
 from flask_session_epoch.revoke import db_session
@@ -538,24 +539,24 @@ def test_endpoint_is_exempt_from_csrf(make_app: t.Callable[..., Flask], keys: Ke
 
 
 def test_unknown_provider_name_fails_at_start(make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
-    with pytest.raises(RuntimeError, match="'okta', which is not in OAUTH_PROVIDERS"):
+    with pytest.raises(ConfigurationError, match="'okta', which is not in OAUTH_PROVIDERS"):
         make_app(**oauth_config(keys.metadata_url, SESSION_EPOCH_BACKCHANNEL_PROVIDERS=["okta"]))
 
 
 def test_back_channel_needs_oauth_login(make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
-    with pytest.raises(RuntimeError, match="AUTH_TYPE = AUTH_OAUTH"):
+    with pytest.raises(ConfigurationError, match="AUTH_TYPE = AUTH_OAUTH"):
         make_app(**oauth_config(keys.metadata_url, AUTH_TYPE=AUTH_DB))
 
 
 def test_provider_without_discovery_fails_at_start(make_app: t.Callable[..., Flask]) -> None:
     config = oauth_config("unused")
     del config["OAUTH_PROVIDERS"][0]["remote_app"]["server_metadata_url"]
-    with pytest.raises(RuntimeError, match="needs server_metadata_url"):
+    with pytest.raises(ConfigurationError, match="needs server_metadata_url"):
         make_app(**config)
 
 
 def test_provider_names_must_be_a_list(make_app: t.Callable[..., Flask], keys: KeyServer) -> None:
-    with pytest.raises(RuntimeError, match="must be a list"):
+    with pytest.raises(ConfigurationError, match="must be a list"):
         make_app(**oauth_config(keys.metadata_url, SESSION_EPOCH_BACKCHANNEL_PROVIDERS="idp"))
 
 

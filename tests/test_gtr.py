@@ -14,6 +14,7 @@ from keyserver import KeyServer
 from test_ssf_push import epoch_reason
 
 from flask_session_epoch import signals
+from flask_session_epoch.config import ConfigurationError
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -174,7 +175,7 @@ def test_unusable_settings_stop_the_app_and_empty_turns_it_off(make_app: t.Calla
         app = make_app(SESSION_EPOCH_GLOBAL_TOKEN_REVOCATION=setting)
         assert app.test_client().post(URL, json={"sub_id": ALICE_EMAIL}).status_code == 404
         return
-    with pytest.raises(RuntimeError, match="SESSION_EPOCH_GLOBAL_TOKEN_REVOCATION"):
+    with pytest.raises(ConfigurationError, match="SESSION_EPOCH_GLOBAL_TOKEN_REVOCATION"):
         make_app(SESSION_EPOCH_GLOBAL_TOKEN_REVOCATION=setting)
 
 

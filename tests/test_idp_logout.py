@@ -24,6 +24,7 @@ from oidc.provider import OpenIDProvider
 from test_backchannel_provider import CALLBACK, sso_login
 
 from flask_session_epoch import oidc, sessions, signals
+from flask_session_epoch.config import ConfigurationError
 from flask_session_epoch.idp_logout import rp_initiated
 from flask_session_epoch.models import SessionRecord
 from flask_session_epoch.revoke import db_session
@@ -181,7 +182,7 @@ def test_a_provider_without_end_session_endpoint_keeps_the_local_logout(
 ])
 def test_unusable_rp_logout_settings_stop_the_app(make_app: t.Callable[..., Flask], op: OpenIDProvider,
                                                   setting: t.Any) -> None:
-    with pytest.raises(RuntimeError, match="SESSION_EPOCH_RP_LOGOUT"):
+    with pytest.raises(ConfigurationError, match="SESSION_EPOCH_RP_LOGOUT"):
         make_app(**oauth_config(op.metadata_url, SESSION_EPOCH_RP_LOGOUT=setting))
 
 
@@ -251,7 +252,7 @@ def test_frontchannel_on_a_provider_not_named_is_not_served(make_app: t.Callable
 
 
 def test_frontchannel_names_a_provider_fab_logs_in_with(make_app: t.Callable[..., Flask], op: OpenIDProvider) -> None:
-    with pytest.raises(RuntimeError, match="SESSION_EPOCH_FRONTCHANNEL_PROVIDERS"):
+    with pytest.raises(ConfigurationError, match="SESSION_EPOCH_FRONTCHANNEL_PROVIDERS"):
         make_app(**oauth_config(op.metadata_url, SESSION_EPOCH_FRONTCHANNEL_PROVIDERS=["other"]))
 
 

@@ -16,6 +16,7 @@ from test_check import revoke
 
 import flask_session_epoch as fse
 from flask_session_epoch import responses, store
+from flask_session_epoch.config import ConfigurationError
 
 
 def ping(client: FlaskClient, token: str) -> int:
@@ -237,7 +238,7 @@ def test_second_init_registers_nothing_twice(make_app) -> None:
 
 
 def test_unknown_setting_fails_at_startup(make_app) -> None:
-    with pytest.raises(RuntimeError, match="SESSION_EPOCH_FAIL_CLOSD"):
+    with pytest.raises(ConfigurationError, match="SESSION_EPOCH_FAIL_CLOSD"):
         make_app(SESSION_EPOCH_FAIL_CLOSD=True)
 
 

@@ -16,6 +16,7 @@ from flask_appbuilder.const import AUTH_REMOTE_USER
 from helpers import api_login, bearer, is_logged_in, login, user_id
 
 import flask_session_epoch as fse
+from flask_session_epoch.config import ConfigurationError
 from flask_session_epoch.models import SessionRecord
 
 BASE = "/api/v1/session_epoch"
@@ -176,7 +177,7 @@ def test_check_reports_both_limits(client: FlaskClient, clock: time_machine.Coor
 def test_unusable_limits_stop_start_up(sqlite_url: str, name: str, value: object) -> None:
     from fabapp import create_app
 
-    with pytest.raises(RuntimeError, match=f"SESSION_EPOCH_{name}"):
+    with pytest.raises(ConfigurationError, match=f"SESSION_EPOCH_{name}"):
         create_app(sqlite_url, **{f"SESSION_EPOCH_{name}": value})
 
 
@@ -265,8 +266,8 @@ def test_refusing_logins_beyond_the_cap_needs_an_idle_timeout(sqlite_url: str) -
     """Or abandoned sessions would lock the user out until they expire (31 days, a year with remember-me)."""
     from fabapp import create_app
 
-    needs = 'SESSION_EPOCH_MAX_SESSIONS_POLICY "refuse" needs SESSION_EPOCH_IDLE_TIMEOUT'
-    with pytest.raises(RuntimeError, match=needs):
+    needs = 'SESSION_EPOCH_MAX_SESSIONS_POLICY = "refuse": needs SESSION_EPOCH_IDLE_TIMEOUT'
+    with pytest.raises(ConfigurationError, match=needs):
         create_app(sqlite_url, SESSION_EPOCH_MAX_SESSIONS=3, SESSION_EPOCH_MAX_SESSIONS_POLICY="refuse")
 
 

@@ -8,6 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from helpers import api_login, bearer, login
 
+from flask_session_epoch.config import ConfigurationError
+
 EMAIL_HEADER = "X-Auth-Request-Email"
 by_email = pytest.mark.config(SESSION_EPOCH_PROXY_HEADER=EMAIL_HEADER, SESSION_EPOCH_PROXY_IDENTITY="email")
 
@@ -112,7 +114,7 @@ def test_remote_user_variable(client: FlaskClient) -> None:
 
 
 def test_bad_identity_kind_fails_at_startup(make_app) -> None:
-    with pytest.raises(RuntimeError, match="PROXY_IDENTITY"):
+    with pytest.raises(ConfigurationError, match="PROXY_IDENTITY"):
         make_app(SESSION_EPOCH_PROXY_HEADER="X-User", SESSION_EPOCH_PROXY_IDENTITY="mail")
 
 

@@ -33,6 +33,7 @@ from oidc.provider import OpenIDProvider
 from test_backchannel_provider import CALLBACK, sso_login
 
 from flask_session_epoch import oidc, signals
+from flask_session_epoch.config import ConfigurationError
 from flask_session_epoch.inbound import ssf_events as ev
 from flask_session_epoch.models import SessionRecord, UserSessionEpoch
 from flask_session_epoch.revoke import db_session
@@ -220,7 +221,7 @@ def test_a_replayed_set_is_refused_on_another_worker(make_app: t.Callable[..., F
     ["tx"],
 ])
 def test_unusable_transmitter_settings_stop_the_app(make_app: t.Callable[..., Flask], setting: t.Any) -> None:
-    with pytest.raises(RuntimeError, match="SESSION_EPOCH_SSF_TRANSMITTERS"):
+    with pytest.raises(ConfigurationError, match="SESSION_EPOCH_SSF_TRANSMITTERS"):
         make_app(SESSION_EPOCH_SSF_TRANSMITTERS=setting)
 
 

@@ -20,7 +20,7 @@ if t.TYPE_CHECKING:
 def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     """Set up what the settings ask for (``SESSION_EPOCH_RP_LOGOUT``, ``SESSION_EPOCH_FRONTCHANNEL_PROVIDERS``).
 
-    :raises RuntimeError: if a provider they name cannot be used.
+    :raises ConfigurationError: if a provider they name cannot be used.
     """
     rp_initiated.install(app, sm)
     frontchannel.install(app, blueprint, sm)

@@ -35,7 +35,7 @@ _EXTENSION_KEY = "session_epoch_frontchannel"
 def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     """Add the route for the providers named in ``SESSION_EPOCH_FRONTCHANNEL_PROVIDERS``.
 
-    :raises RuntimeError: if a named provider is not an OpenID provider FAB logs in with.
+    :raises ConfigurationError: if a named provider is not an OpenID provider FAB logs in with.
     """
     names = settings.get("FRONTCHANNEL_PROVIDERS", app)
     if not names:
@@ -43,7 +43,7 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     remotes = {name: oidc.oauth_provider(sm, name) for name in names}
     for name, (remote, remote_app) in remotes.items():
         if remote is None or not remote_app.get("server_metadata_url"):
-            raise RuntimeError(
+            raise settings.ConfigurationError(
                 f"SESSION_EPOCH_FRONTCHANNEL_PROVIDERS names {name!r}, which is not an OAUTH_PROVIDERS entry with"
                 " server_metadata_url in remote_app (front-channel logout needs AUTH_TYPE = AUTH_OAUTH and the"
                 " provider's issuer, from its discovery document)."

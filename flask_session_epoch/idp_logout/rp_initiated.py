@@ -67,7 +67,7 @@ class Departure:
 def install(app: Flask, sm: t.Any) -> None:
     """Check ``SESSION_EPOCH_RP_LOGOUT`` against ``OAUTH_PROVIDERS``, and check the way back.
 
-    :raises RuntimeError: if a named provider is not an OpenID provider FAB logs in with,
+    :raises ConfigurationError: if a named provider is not an OpenID provider FAB logs in with,
         or Authlib is too old to build the logout URL.
     """
     settings: dict[str, config.RpLogout] = config.get("RP_LOGOUT", app)
@@ -77,13 +77,13 @@ def install(app: Flask, sm: t.Any) -> None:
     for name, options in settings.items():
         remote, remote_app = oidc.oauth_provider(sm, name)
         if remote is None or not remote_app.get("server_metadata_url") or not remote_app.get("client_id"):
-            raise RuntimeError(
+            raise config.ConfigurationError(
                 f"SESSION_EPOCH_RP_LOGOUT names {name!r}, which is not an OAUTH_PROVIDERS entry with"
                 " server_metadata_url and client_id in remote_app (RP-initiated logout needs AUTH_TYPE ="
                 " AUTH_OAUTH and the provider's discovery document)."
             )
         if not hasattr(remote, "create_logout_url"):
-            raise RuntimeError("SESSION_EPOCH_RP_LOGOUT needs Authlib 1.7 or newer (create_logout_url):"
+            raise config.ConfigurationError("SESSION_EPOCH_RP_LOGOUT needs Authlib 1.7 or newer (create_logout_url):"
                                ' pip install "Authlib>=1.7"')
         providers[name] = Provider(name, remote, str(remote_app["client_id"]),
                                    str(remote_app["server_metadata_url"]), options)

@@ -32,14 +32,14 @@ def _oauth_names(app: Flask) -> set[str]:
 def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     """Add the receivers the settings ask for.
 
-    :raises RuntimeError: if a setting names something that cannot be used.
+    :raises ConfigurationError: if a setting names something that cannot be used.
     """
     backchannel.install(app, blueprint, sm)
     oauth_names = _oauth_names(app)
     transmitters = settings.transmitters(config.get("SSF_TRANSMITTERS", app), oauth_names)
     revocation = settings.revocation(config.get("GLOBAL_TOKEN_REVOCATION", app), oauth_names)
     if (transmitters or (revocation is not None and revocation.jwt is not None)) and not jwt.algorithms.has_crypto:
-        raise RuntimeError('Checking SETs and signed JWTs needs the cryptography package:'
+        raise config.ConfigurationError('Checking SETs and signed JWTs needs the cryptography package:'
                            ' pip install "flask-session-epoch[oidc]".')
     if transmitters:
         receivers = {name: ssf_receiver.Receiver(found, sm) for name, found in transmitters.items()}

@@ -38,15 +38,15 @@ _ATTEMPTS = 3
 def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     """Add the logout route for the providers named in ``SESSION_EPOCH_BACKCHANNEL_PROVIDERS``.
 
-    :raises RuntimeError: if a named provider is not an OpenID provider FAB logs in with.
+    :raises ConfigurationError: if a named provider is not an OpenID provider FAB logs in with.
     """
     names = config.get("BACKCHANNEL_PROVIDERS", app)
     if not names:
         return
     if isinstance(names, str):
-        raise RuntimeError("SESSION_EPOCH_BACKCHANNEL_PROVIDERS must be a list of OAUTH_PROVIDERS names.")
+        raise config.ConfigurationError("SESSION_EPOCH_BACKCHANNEL_PROVIDERS must be a list of OAUTH_PROVIDERS names.")
     if not jwt.algorithms.has_crypto:
-        raise RuntimeError(
+        raise config.ConfigurationError(
             "Back-channel logout checks RSA and EC signatures, which needs the cryptography package:"
             ' pip install "flask-session-epoch[oidc]".'
         )
@@ -54,12 +54,12 @@ def install(app: Flask, blueprint: Blueprint, sm: t.Any) -> None:
     for name in names:
         remote, remote_app = oidc.oauth_provider(sm, name)
         if remote is None:
-            raise RuntimeError(
+            raise config.ConfigurationError(
                 f"SESSION_EPOCH_BACKCHANNEL_PROVIDERS names {name!r}, which is not in OAUTH_PROVIDERS"
                 " (back-channel logout needs AUTH_TYPE = AUTH_OAUTH)."
             )
         if not remote_app.get("server_metadata_url") or not remote_app.get("client_id"):
-            raise RuntimeError(
+            raise config.ConfigurationError(
                 f"OAUTH_PROVIDERS entry {name!r} needs server_metadata_url and client_id in remote_app"
                 " for back-channel logout: the provider's issuer and keys come from its discovery document."
             )

@@ -26,6 +26,8 @@ import os
 import typing as t
 from urllib.parse import urlsplit
 
+from ..configuration_error import ConfigurationError
+
 #: What the CAEP ``token-claims-change`` and ``assurance-level-change`` events do.
 CLAIMS_CHANGE_ACTIONS = ("ignore", "stamp")
 _TRANSMITTER_OPTIONS = {"issuer", "jwks_uri", "audience", "push_authorization_env", "provider", "claims_change",
@@ -81,8 +83,8 @@ class RevocationAuth:
     provider: str | None
 
 
-def _problem(setting: str, message: str) -> RuntimeError:
-    return RuntimeError(f"SESSION_EPOCH_{setting}: {message}")
+def _problem(setting: str, message: str) -> ConfigurationError:
+    return ConfigurationError(f"SESSION_EPOCH_{setting}: {message}")
 
 
 def _url(setting: str, where: str, value: t.Any) -> str:
@@ -123,7 +125,7 @@ def transmitters(value: dict[str, t.Any], oauth_names: t.Collection[str]) -> dic
     """``SESSION_EPOCH_SSF_TRANSMITTERS``, checked.
 
     :param oauth_names: the names in ``OAUTH_PROVIDERS``, which ``provider`` must be one of.
-    :raises RuntimeError: saying what is wrong.
+    :raises ConfigurationError: saying what is wrong.
     """
     setting = "SSF_TRANSMITTERS"
     parsed = {}
@@ -165,7 +167,7 @@ def transmitters(value: dict[str, t.Any], oauth_names: t.Collection[str]) -> dic
 def revocation(value: dict[str, t.Any], oauth_names: t.Collection[str]) -> RevocationAuth | None:
     """``SESSION_EPOCH_GLOBAL_TOKEN_REVOCATION``, checked; None when it is off (empty).
 
-    :raises RuntimeError: saying what is wrong.
+    :raises ConfigurationError: saying what is wrong.
     """
     setting = "GLOBAL_TOKEN_REVOCATION"
     if not value:
