@@ -27,6 +27,7 @@ log = logging.getLogger("flask_session_epoch")
 #: Where the extension keeps its security manager once it runs (manager.EXTENSION_KEY).
 EXTENSION_KEY = "session_epoch"
 _OURS = "flask_session_epoch.SessionEpochSecurityManager"
+_AIRFLOW = "flask_session_epoch.airflow.auth_manager.SessionEpochFabAuthManager"
 # Apps already looked at: each is warned about once.
 _seen: weakref.WeakSet[Flask] = weakref.WeakSet()
 
@@ -39,15 +40,27 @@ def problem(app: Flask) -> str | None:
         return None
     manager = type(getattr(appbuilder, "sm", None))
     running = f"{manager.__module__}.{manager.__qualname__}"
-    named = app.config.get("FAB_SECURITY_MANAGER_CLASS")
-    if not named:
-        cause = "FAB_SECURITY_MANAGER_CLASS is not set"
-    else:
-        cause = f"FAB_SECURITY_MANAGER_CLASS = {named!r} {_why_not(str(named))}"
+    cause, fix = _host_setting(app, running)
     return (f"flask-session-epoch is not in use in this app: {cause}. Flask-AppBuilder runs {running} instead,"
-            " so disabling a user or signing them out ends none of their sessions. Set"
-            f' FAB_SECURITY_MANAGER_CLASS = "{_OURS}" (Superset: CUSTOM_SECURITY_MANAGER; Airflow: [core]'
-            " auth_manager), or put SessionEpochMixin in front of your own security manager.")
+            f" so disabling a user or signing them out ends none of their sessions. {fix}")
+
+
+def _host_setting(app: Flask, running: str) -> tuple[str, str]:
+    """What the host's setting says, and how to set it, for Superset, Airflow and plain FAB."""
+    if "CUSTOM_SECURITY_MANAGER" in app.config:  # Superset's config always has the key
+        named = app.config["CUSTOM_SECURITY_MANAGER"]
+        cause = "CUSTOM_SECURITY_MANAGER is not set" if named is None else (
+            f"CUSTOM_SECURITY_MANAGER = {getattr(named, '__qualname__', named)!r} has no SessionEpochMixin")
+        return cause, ("Set CUSTOM_SECURITY_MANAGER to a class of (SessionEpochMixin, SupersetSecurityManager)"
+                       " in superset_config.py.")
+    if running.startswith("airflow."):
+        return ("[core] auth_manager is not flask-session-epoch's",
+                f"Set [core] auth_manager = {_AIRFLOW}.")
+    named = app.config.get("FAB_SECURITY_MANAGER_CLASS")
+    cause = "FAB_SECURITY_MANAGER_CLASS is not set" if not named else (
+        f"FAB_SECURITY_MANAGER_CLASS = {named!r} {_why_not(str(named))}")
+    return cause, (f'Set FAB_SECURITY_MANAGER_CLASS = "{_OURS}", or put SessionEpochMixin in front of your own'
+                   " security manager.")
 
 
 def _why_not(named: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from conftest import ADMIN_USERNAME as ADMIN
 from conftest import SUPERSET_CLI, copy_db, run_superset, superset_env
 
 from flask_session_epoch.migrations import SCRIPT_LOCATION
@@ -73,3 +74,16 @@ def test_superset_alembic_version_is_untouched(deployment: tuple[Path, dict[str,
     run_superset("session-epoch", "db", "downgrade", "base", env=env)
     assert not set(OURS) & tables(db_path)
     assert query(db_path, "SELECT version_num FROM alembic_version") == superset_revision
+
+
+def test_superset_without_our_manager_is_refused_by_our_cli(pristine_db: Path, superset_home: Path,
+                                                              tmp_path: Path) -> None:
+    """A Superset whose CUSTOM_SECURITY_MANAGER is not ours: our commands say so instead of running."""
+    env = superset_env(copy_db(pristine_db, tmp_path / "superset.db"), superset_home, extension=False)
+    refused = subprocess.run([*SUPERSET_CLI, "session-epoch", "revoke", ADMIN], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 1
+    assert "Error: flask-session-epoch is not in use in this app" in refused.stderr
+    assert "superset.security.manager.SupersetSecurityManager" in refused.stderr
+    assert "CUSTOM_SECURITY_MANAGER is not set" in refused.stderr
+    assert "Traceback" not in refused.stderr
