@@ -27,7 +27,7 @@ log = logging.getLogger("flask_session_epoch")
 #: Where the extension keeps its security manager once it runs (manager.EXTENSION_KEY).
 EXTENSION_KEY = "session_epoch"
 _OURS = "flask_session_epoch.SessionEpochSecurityManager"
-_AIRFLOW = "flask_session_epoch.airflow.auth_manager.SessionEpochFabAuthManager"
+_AIRFLOW = "flask_session_epoch.airflow.SessionEpochFabAuthManager"
 # Apps already looked at: each is warned about once.
 _seen: weakref.WeakSet[Flask] = weakref.WeakSet()
 

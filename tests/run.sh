@@ -15,6 +15,7 @@
 #   mypy                the package and its migrations, as installed (setup.cfg [mypy])
 #   wheel               build the sdist and the wheel; fail on a packaging warning or a
 #                       runtime file the wheel lacks (tests/tools/check_wheel.py)
+#   docs                the documentation site (docs/) into artifacts/docs, warnings as errors
 #   venvs               the other environments (sqlalchemy14, fab50, superset, airflow), installed
 #                       side by side; each one's pip output in artifacts/venvs/NAME.log
 #   browser             Debian's Chromium for the browser tests
@@ -68,7 +69,7 @@ airflow=1
 other_venvs=(sqlalchemy14 fab50)
 [ $superset = 0 ] || other_venvs+=(superset)
 [ $airflow = 0 ] || other_venvs+=(airflow)
-stages=(venv-sqlalchemy2 ruff mypy wheel venvs browser servers pytest-sqlalchemy2 pytest-deployment
+stages=(venv-sqlalchemy2 ruff mypy wheel docs venvs browser servers pytest-sqlalchemy2 pytest-deployment
     pytest-sqlalchemy14 pytest-fab50)
 # Superset's and Airflow's tests mostly wait on their own processes: they run side by side.
 hosts=()
@@ -84,6 +85,7 @@ stage_title() {
         ruff) echo "ruff (lint)" ;;
         mypy) echo "mypy (types of the package and its migrations)" ;;
         wheel) echo "build and check the wheel" ;;
+        docs) echo "build the documentation (warnings as errors)" ;;
         browser) echo "install Chromium for the browser tests" ;;
         servers) echo "start the database servers" ;;
         pytest-deployment) echo "pytest: browser and soak tests (sqlalchemy2 environment)" ;;
@@ -193,7 +195,10 @@ run_pytest() {
 stage_body() {
     case $1 in
         venvs) install_venvs ;;
-        venv-sqlalchemy2 | venv-sqlalchemy14 | venv-fab50)
+        # The docs extra too: the docs stage builds the site in this environment.
+        venv-sqlalchemy2)
+            make_venv sqlalchemy2 -c tests/constraints/sqlalchemy2.txt -e ".[test,docs]" ;;
+        venv-sqlalchemy14 | venv-fab50)
             make_venv "${1#venv-}" -c "tests/constraints/${1#venv-}.txt" -e ".[test]" ;;
         venv-superset)
             make_venv superset -c tests/constraints/superset.txt apache-superset==6.1.0 rich cachetools Authlib \
@@ -211,6 +216,12 @@ stage_body() {
         wheel)
             need sqlalchemy2 python
             "$venvs/sqlalchemy2/bin/python" tests/tools/check_wheel.py --outdir "$root/artifacts/dist" ;;
+        # A fresh build each time, so a page that was removed does not linger; the browser
+        # test of pytest-deployment takes its screenshots of this build.
+        docs)
+            need sqlalchemy2 sphinx-build
+            rm -rf "$root/artifacts/docs"
+            "$venvs/sqlalchemy2/bin/sphinx-build" -W --keep-going -n -b html docs "$root/artifacts/docs" ;;
         browser) bash tests/e2e/install-browser.sh ;;
         servers) bash tests/servers.sh start "$servers" ;;
         pytest-sqlalchemy2 | pytest-sqlalchemy14)
