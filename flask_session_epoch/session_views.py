@@ -3,11 +3,14 @@
 *Security > Sessions* is a FAB ``ModelView`` over the registry: search, filters, paging,
 and the action *End session*. The users' show pages and *Your profile* list sessions
 through :func:`sessions_of` (a template global); their *Sign out* / *End session*
-buttons post to :class:`EndSessionView`.
+buttons post to :class:`EndSessionView`. What the pages call the stored values comes
+from :mod:`.labels`, and times from :mod:`.timestamps`.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import typing as t
 
 from flask import current_app, flash, redirect, request, url_for
@@ -15,16 +18,18 @@ from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.actions import action as row_action
 from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import foreign, relationship
 
-from . import request_state, schema, session_filters, sessions
+from . import labels, request_state, schema, session_filters, sessions
 from .identity import parse_record_id
 from .models import SessionRecord
 from .revoke import db_session, security_manager
-from .views import csrf_ok, format_utc, redirect_after_own_stamp, safe_back
+from .timestamps import time_html
+from .views import csrf_ok, redirect_after_own_stamp, safe_back
 
 #: FAB permission name of the *Sessions* list and of ending anyone's session from a user's page.
 SESSIONS_PERMISSION_VIEW = "SessionRecordView"
@@ -36,10 +41,11 @@ _PERMISSIONS = ["can_list", "can_show", "can_endsession"]
 # The action's old permission (0.3.0 gave it to Admin) is what FAB infers as the previous
 # name, so ``flask fab security-converge`` moves every role's grant over and drops it.
 _ACTIONS = {"endsession": "endsession"}
+_THIS_SESSION = Markup(' <span class="label label-success session-epoch-current">{}</span>')
 
 
-def status_of(record: t.Any) -> str:
-    """A record's state as the lists show it: "active", or why and when it ended; the
+def status_of(record: t.Any) -> Markup:
+    """A record's state as the lists show it: "Active", or why and when it ended; the
     session of the request asking is marked "this session".
 
     The first call in a request reads the epochs of the users of every record the page
@@ -51,18 +57,63 @@ def status_of(record: t.Any) -> str:
         loaded = [obj for obj in db.identity_map.values() if isinstance(obj, SessionRecord)]
         known.update(sessions.statuses([*loaded, record]))
     ended_at, reason = known[record.id]
-    status = str(lazy_gettext("active")) if ended_at is None else f"{reason or 'ended'}, {format_utc(ended_at)}"
+    if ended_at is None:
+        status = Markup("{}").format(gettext("Active"))
+    else:
+        status = Markup("{}, {}").format(labels.reason(reason) or gettext("Ended"), time_html(ended_at))
     if record.id == sessions.current_record_id():
-        return f"{status} ({lazy_gettext('this session')})"
+        return status + _THIS_SESSION.format(gettext("this session"))
     return status
 
 
-def sessions_of(user_id: int, state: str | None = None, limit: int = 50) -> list[sessions.SessionInfo]:
-    """A user's sessions for a template (newest first); none while our schema is missing."""
+def via_of(record: t.Any) -> str:
+    """How a record's session signed in, as the lists say it ("Single sign-on (Google)")."""
+    return labels.auth_method(record.auth_method, record.provider)
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionRow:
+    """One row of the sessions tables of the user pages, in the request's language."""
+
+    id: str
+    current: bool
+    active: bool
+    device: str
+    ip: str
+    via: str
+    started: Markup
+    last_active: Markup
+    ended: Markup
+
+    @classmethod
+    def of(cls, info: sessions.SessionInfo) -> SessionRow:
+        ended = Markup("")
+        if info.ended_at is not None:
+            ended = Markup("{}, {}").format(labels.reason(info.end_reason) or gettext("Ended"),
+                                            time_html(info.ended_at))
+        return cls(id=info.id, current=info.current, active=info.active,
+                   device=info.device or labels.kind(info.kind), ip=info.ip or "",
+                   via=labels.auth_method(info.via, info.provider), started=time_html(info.started_at),
+                   last_active=time_html(info.last_active_at), ended=ended)
+
+
+def sessions_of(user_id: int, state: str | None = None, limit: int = 50) -> list[SessionRow]:
+    """A user's sessions for a template: the one of this request first, then newest first.
+
+    None while our schema is missing.
+    """
     if not schema.ready():
         return []
     found, _ = sessions.list_sessions(user_id=user_id, state=state, page_size=limit)
-    return found
+    current = [info for info in found if info.current]
+    if not current:
+        # Older than the newest ``limit``: looked up on its own, so it still comes first.
+        record_id = sessions.current_record_id()
+        mine = sessions.get_session(record_id, user_id) if record_id else None
+        wanted = mine is not None and (state is None or (state == sessions.ACTIVE) == mine.active)
+        current = [mine] if mine is not None and wanted else []
+    others = [info for info in found if not info.current]
+    return [SessionRow.of(info) for info in [*current, *others]]
 
 
 def install(user_model: t.Any) -> None:
@@ -70,6 +121,7 @@ def install(user_model: t.Any) -> None:
     mapper: t.Any = SessionRecord.__mapper__
     if "user" not in mapper.attrs:
         setattr(SessionRecord, "session_status", property(status_of))  # noqa: B010 - not a declared attribute
+        setattr(SessionRecord, "session_via", property(via_of))  # noqa: B010 - not a declared attribute
         mapper.add_property("user", _user_relationship(user_model))
 
 
@@ -106,18 +158,37 @@ def sessions_view() -> type[ModelView]:
         base_permissions = list(_PERMISSIONS)
         method_permission_name = _ACTIONS
         list_title = lazy_gettext("Sessions")
-        list_columns = ["user", "device", "ip", "auth_method", "kind", "started_at", "last_active_at",
+        list_columns = ["user", "device", "ip", "session_via", "kind", "started_at", "last_active_at",
                         "session_status"]
-        show_columns = ["id", "user", "kind", "auth_method", "provider", "device", "user_agent", "ip",
-                        "started_at", "last_active_at", "expires_at", "ended_at", "end_reason", "ended_by",
-                        "session_status"]
+        show_columns = ["id", "user", "kind", "session_via", "device", "user_agent", "ip", "started_at",
+                        "last_active_at", "expires_at", "ended_at", "end_reason", "ended_by", "session_status"]
+        # The filters compare the stored values (``db``, ``admin-revoke``), as the REST API does.
         search_columns = ["user", "ip", "auth_method", "kind", "device", "started_at", "last_active_at",
                           "ended_at", "end_reason"]
         order_columns = ["started_at", "last_active_at", "ended_at"]
         base_order = ("started_at", "desc")
-        label_columns = {"auth_method": lazy_gettext("Via"), "session_status": lazy_gettext("Status"),
-                         "ip": lazy_gettext("IP address"), "ended_by": lazy_gettext("Ended by")}
-        formatters_columns = dict.fromkeys(("started_at", "last_active_at", "expires_at", "ended_at"), format_utc)
+        label_columns = {"auth_method": lazy_gettext("Via"), "session_via": lazy_gettext("Via"),
+                         "session_status": lazy_gettext("Status"), "ip": lazy_gettext("IP address"),
+                         "ended_by": lazy_gettext("Ended by"), "kind": lazy_gettext("Kind"),
+                         "device": lazy_gettext("Device"), "user_agent": lazy_gettext("User agent"),
+                         "started_at": lazy_gettext("Started"), "last_active_at": lazy_gettext("Last active"),
+                         "expires_at": lazy_gettext("Expires"), "ended_at": lazy_gettext("Ended"),
+                         "end_reason": lazy_gettext("Ended because"), "user": lazy_gettext("User")}
+        formatters_columns = {
+            **dict.fromkeys(("started_at", "last_active_at", "expires_at", "ended_at"), time_html),
+            "kind": labels.kind,
+            "end_reason": labels.reason,
+        }
+
+        def _get_show_widget(self, pk: t.Any, item: t.Any, widgets: t.Any = None, actions: t.Any = None,
+                             show_fieldsets: t.Any = None) -> t.Any:
+            # One session's page asks about this session, not "the selected" ones.
+            shown = dict(actions or self.actions)
+            if "endsession" in shown:
+                one = copy.copy(shown["endsession"])
+                one.confirmation = lazy_gettext("End this session?")
+                shown["endsession"] = one
+            return super()._get_show_widget(pk, item, widgets=widgets, actions=shown, show_fieldsets=show_fieldsets)
 
         def _list(self, **kwargs: t.Any) -> t.Any:
             # A filter value the database cannot compare (a NUL byte on PostgreSQL, a character

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import typing as t
 from urllib.parse import urlencode
@@ -11,15 +12,17 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.security import views as fab_security_views
 from flask_appbuilder.utils.base import is_safe_redirect_url
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
-from . import request_state, schema, store
+from . import labels, request_state, schema, store
 from .accounts import keep_current_session, own_record, sign_out_other_sessions
 from .identity import parse_user_id
 from .models import GLOBAL_ROW_ID, GlobalSessionEpoch
 from .revoke import db_session, invalidate_all_sessions, invalidate_sessions
+from .timestamps import time_html
 
 log = logging.getLogger("flask_session_epoch")
 
@@ -59,9 +62,9 @@ def ended_at(user: t.Any) -> t.Any:
     return known[user.id]
 
 
-def format_utc(value: t.Any) -> str:
-    """A naive UTC time as the admin pages show it: to the second, labelled UTC."""
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+def ended_at_html(value: t.Any) -> Markup:
+    """The *Sessions ended* column: "5 minutes ago" (the exact time on hover), or "never"."""
+    return time_html(value, never=gettext("never"))
 
 
 def redirect_after_own_stamp(location: str) -> t.Any:
@@ -100,9 +103,12 @@ class UserViewMixin:
 
     def _get_show_widget(self, pk: t.Any, item: t.Any, widgets: t.Any = None, actions: t.Any = None,
                          show_fieldsets: t.Any = None) -> t.Any:
-        # FAB's users show page passes its own short list of actions: add ours to it.
+        # FAB's users show page passes its own short list of actions: add ours to it, asking
+        # about this one user rather than "the selected users".
         if actions is not None and not (request.endpoint or "").endswith(".userinfo"):
-            actions = {**actions, "signouteverywhere": self.actions["signouteverywhere"]}  # type: ignore[attr-defined]
+            one = copy.copy(self.actions["signouteverywhere"])  # type: ignore[attr-defined]
+            one.confirmation = lazy_gettext("End every session and API token of this user?")
+            actions = {**actions, "signouteverywhere": one}
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions,  # type: ignore[misc]
                                         show_fieldsets=show_fieldsets)
 
@@ -161,7 +167,7 @@ def with_epoch_actions(view_class: type) -> type:
         if columns and column not in columns:
             attrs[name] = [*columns, column]
     attrs["label_columns"] = {**getattr(view_class, "label_columns", {}), column: lazy_gettext("Sessions ended")}
-    attrs["formatters_columns"] = {**(getattr(view_class, "formatters_columns", None) or {}), column: format_utc}
+    attrs["formatters_columns"] = {**(getattr(view_class, "formatters_columns", None) or {}), column: ended_at_html}
     mapped = getattr(view_class, "method_permission_name", None)
     if mapped:
         # A host that maps methods onto a few actions (Airflow: read, edit, delete) gets
@@ -188,7 +194,9 @@ class SessionEpochView(BaseView):
     @has_access
     def revoke_all_form(self) -> t.Any:
         last = db_session(self.appbuilder.sm).get(GlobalSessionEpoch, GLOBAL_ROW_ID)
-        return self.render_template("session_epoch/revoke_all.html", last=last)
+        shown = None if last is None else {"when": time_html(last.sessions_invalidated_at),
+                                           "why": labels.reason(last.reason), "by": last.actor}
+        return self.render_template("session_epoch/revoke_all.html", last=shown)
 
     @expose("/revoke-all/", methods=["POST"])
     @has_access

@@ -156,7 +156,7 @@ def test_a_session_past_its_idle_limit_is_filtered_as_the_list_shows_it(app: Fla
         long_ago = store.utcnow() - dt.timedelta(seconds=601)  # not yet marked: nothing presented it since
         db.execute(sa.update(SessionRecord).where(SessionRecord.id == ids["idle"]).values(last_active_at=long_ago))
         db.commit()
-    assert "idle-timeout" in listed(admin)
+    assert "Timed out after inactivity" in listed(admin)
     assert shown(listed(admin, _flt_0_ended_at=""), ids) == {"fresh"}
     assert shown(listed(admin, _flt_1_ended_at=""), ids) == {"idle"}
     assert shown(listed(admin, _flt_0_end_reason="idle-timeout"), ids) == {"idle"}
@@ -225,3 +225,141 @@ def test_a_hostile_filter_value_is_never_500(app: Flask, arg: str) -> None:
     for value in ("a\x00b", "\x00", "abc", "99999999999999999999999", "\u0663"):
         response = admin.get("/sessionrecords/list/", query_string={arg: value})
         assert response.status_code in (200, 302, 400), (value, response.status_code)
+
+
+# -- what the pages call things: labels, times, the current session first -------------------
+
+GERMAN = {"en": {"flag": "gb", "name": "English"}, "de": {"flag": "de", "name": "Deutsch"}}
+
+
+def _age(app: Flask, record_id: str, **ago: float) -> None:
+    """Make a record look as if it started (and was last active) that long ago."""
+    with app.app_context():
+        db = app.appbuilder.sm.session
+        then = store.utcnow() - dt.timedelta(**ago)
+        db.execute(sa.update(SessionRecord).where(SessionRecord.id == record_id)
+                   .values(started_at=then, last_active_at=then))
+        db.commit()
+
+
+def _rows(page: str) -> list[str]:
+    """The ``data-session`` ids of a sessions table, top to bottom."""
+    return [part.split('"', 1)[0] for part in page.split('data-session="')[1:]]
+
+
+def test_the_sessions_list_says_how_a_session_signed_in_not_the_stored_value(app: Flask) -> None:
+    admin = app.test_client()
+    login(admin, ADMIN)
+    page = listed(admin)
+    assert "<td>Password</td>" in page and "<td>Browser</td>" in page
+    assert "<td>db</td>" not in page and "<td>browser</td>" not in page
+
+
+def test_an_ended_session_says_why_as_a_sentence(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    admin = app.test_client()
+    login(admin, ADMIN)
+    admin.post(f"/sessionrecords/action/endsession/{record_id_of(alice)}")
+    page = admin.get(f"/sessionrecords/show/{record_id_of(alice)}").get_data(as_text=True)
+    assert "Ended by an admin" in page
+
+
+def test_a_reason_of_the_operators_own_is_shown_as_stored_and_escaped(app: Flask) -> None:
+    alice = app.test_client()
+    login(alice)
+    with app.app_context():
+        sessions.end_session(record_id_of(alice), "<b>audit</b>")
+    admin = app.test_client()
+    login(admin, ADMIN)
+    page = listed(admin)
+    assert "&lt;b&gt;audit&lt;/b&gt;" in page and "<b>audit</b>" not in page
+
+
+def test_times_are_relative_with_the_exact_utc_time_on_hover(app: Flask) -> None:
+    admin = app.test_client()
+    login(admin, ADMIN)
+    _age(app, record_id_of(admin), minutes=5)
+    with app.app_context():
+        started = app.appbuilder.sm.session.get(SessionRecord, record_id_of(admin)).started_at
+    page = listed(admin)
+    exact = started.replace(microsecond=0)
+    assert f'<time datetime="{exact.isoformat()}Z"' in page
+    assert ">5 minutes ago</time>" in page
+    assert f"{exact:%b} {exact.day}, {exact.year}" in page and f":{exact:%M:%S}" in page  # title: Babel's medium format
+
+
+def test_the_own_sessions_list_puts_this_session_first(app: Flask) -> None:
+    here = app.test_client()
+    login(here)
+    _age(app, record_id_of(here), hours=2)  # the oldest of three
+    later = [app.test_client() for _ in range(2)]
+    for client in later:
+        login(client)
+    rows = _rows(here.get(MY_SESSIONS).get_data(as_text=True))
+    assert rows == [record_id_of(here), record_id_of(later[1]), record_id_of(later[0])]
+
+
+def test_the_own_sessions_list_puts_this_session_first_beyond_the_newest_fifty(app: Flask) -> None:
+    here = app.test_client()
+    login(here)
+    _age(app, record_id_of(here), days=1)
+    for _ in range(50):
+        login(app.test_client())
+    rows = _rows(here.get(MY_SESSIONS).get_data(as_text=True))
+    assert rows[0] == record_id_of(here) and len(rows) == 51
+
+
+def test_the_own_sessions_list_says_this_session_once(app: Flask) -> None:
+    here, there = app.test_client(), app.test_client()
+    login(here)
+    login(there)
+    page = here.get(MY_SESSIONS).get_data(as_text=True)
+    assert page.count(">this session</span>") == 1
+    assert "Password" in page and ">db<" not in page
+
+
+def test_one_sessions_page_asks_about_this_session_and_the_list_about_the_selected(app: Flask) -> None:
+    admin = app.test_client()
+    login(admin, ADMIN)
+    show = admin.get(f"/sessionrecords/show/{record_id_of(admin)}").get_data(as_text=True)
+    assert "End this session?" in show and "End the selected sessions?" not in show
+    assert "End the selected sessions?" in listed(admin)
+
+
+@pytest.mark.config(LANGUAGES=GERMAN)
+def test_the_sessions_pages_speak_the_users_language(app: Flask) -> None:
+    here, there = app.test_client(), app.test_client()
+    login(here)
+    login(there)
+    _age(app, record_id_of(there), minutes=5)
+    assert here.get("/lang/de").status_code == 302  # FAB's language menu
+    page = here.get(MY_SESSIONS).get_data(as_text=True)
+    for german in ("Wo Sie angemeldet sind", "diese Sitzung", "Passwort", "vor 5 Minuten", "Zuletzt aktiv",
+                   "Alle anderen Sitzungen abmelden"):
+        assert german in page, german
+    assert "Where you're signed in" not in page and "this session" not in page
+
+
+@pytest.mark.config(LANGUAGES=GERMAN)
+def test_an_unknown_language_falls_back_to_the_default_and_never_500s(app: Flask) -> None:
+    here = app.test_client()
+    login(here)
+    for locale in ("xx", "de\x00", "../../etc"):
+        here.get(f"/lang/{locale}")
+        response = here.get(MY_SESSIONS, query_string={"_l_": locale})
+        assert response.status_code == 200, locale
+
+
+def test_the_request_time_check_never_imports_what_the_pages_show() -> None:
+    from test_layers import import_graph
+
+    graph = import_graph()
+    reached, todo = set(), ["flask_session_epoch.check", "flask_session_epoch.judge"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    pages = {f"flask_session_epoch.{name}" for name in ("labels", "timestamps", "session_views", "views")}
+    assert reached & pages == set()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import typing as t
+
 import pytest
 import sqlalchemy as sa
 from fabapp import ADMIN, ALICE
@@ -72,11 +75,27 @@ def test_action_without_csrf_token_changes_nothing(app: Flask) -> None:
 def test_users_list_shows_when_sessions_ended(app: Flask) -> None:
     admin = admin_client(app)
     admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]})
-    page = admin.get("/users/list/")
-    assert b"Sessions ended" in page.data
+    page = admin.get("/users/list/").get_data(as_text=True)
+    assert "Sessions ended" in page
     with app.app_context():
         at = app.appbuilder.sm.session.execute(sa.select(UserSessionEpoch.sessions_invalidated_at)).scalar_one()
-    assert str(at)[:16].encode() in page.data
+    assert f'<time datetime="{at.replace(microsecond=0).isoformat()}Z"' in page
+    assert any(f"{when}</time>" in page for when in ("just now", "second ago", "seconds ago"))
+
+
+def test_users_list_says_never_for_a_user_whose_sessions_never_ended(app: Flask) -> None:
+    page = admin_client(app).get("/users/list/").get_data(as_text=True)
+    row = page[page.index(">alice<"):]
+    row = row[:row.index("</tr>")]
+    assert row.rstrip().endswith("never</td>") or "<td>never</td>" in row
+
+
+def test_a_users_page_asks_about_this_user_and_the_list_about_the_selected_users(app: Flask) -> None:
+    admin = admin_client(app)
+    show = admin.get(f"/users/show/{user_id(app)}").get_data(as_text=True)
+    assert "End every session and API token of this user?" in show
+    assert "the selected users" not in show
+    assert "End every session and API token of the selected users?" in admin.get("/users/list/").get_data(as_text=True)
 
 
 # -- "Sign out everyone" ------------------------------------------------------------------
@@ -285,13 +304,44 @@ def test_users_list_sessions_ended_column_costs_a_constant_number_of_statements(
 
 
 def test_users_list_shows_the_time_in_utc_without_microseconds(app: Flask) -> None:
-
     admin = admin_client(app)
     admin.post("/users/action_post", data={"action": "signouteverywhere", "rowid": [str(user_id(app))]})
     with app.app_context():
         at = app.appbuilder.sm.session.execute(sa.select(UserSessionEpoch.sessions_invalidated_at)).scalar_one()
-    shown = at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    exact = at.replace(microsecond=0)
     for page in (admin.get("/users/list/"), admin.get(f"/users/show/{user_id(app)}")):
         text = page.get_data(as_text=True)
-        assert shown in text
-        assert str(at) not in text
+        assert f'datetime="{exact.isoformat()}Z"' in text
+        assert f":{exact:%M:%S}\u202f{exact:%p} UTC\"" in text  # the title: Babel's medium English format
+        assert str(at) not in text and at.isoformat() not in text
+
+# -- what the pages say: the last "Sign out everyone", the banner's texts ---------------------
+
+
+def test_sign_out_everyone_says_when_it_last_happened_in_words(app: Flask) -> None:
+    admin = admin_client(app)
+    admin.post("/sessionepoch/revoke-all/")
+    page = admin.get("/sessionepoch/revoke-all/").get_data(as_text=True)
+    assert "Last time:" in page and "Everyone was signed out" in page
+    assert "(revoke-all" not in page
+
+
+def banner_texts(page: str) -> dict[str, t.Any]:
+    start = page.index('<script type="application/json" id="session-epoch-texts">') + 57
+    return t.cast("dict[str, t.Any]", json.loads(page[start:page.index("</script>", start)]))
+
+
+def test_every_page_carries_the_banners_texts_and_whether_it_is_signed_in(app: Flask) -> None:
+    texts = banner_texts(admin_client(app).get("/users/list/").get_data(as_text=True))
+    assert texts == {"signed_in": True, "warn": "Your session ends in {minutes}.", "minute": "{n} minute",
+                     "minutes": "{n} minutes", "stay": "Stay signed in", "dismiss": "Dismiss"}
+    assert banner_texts(app.test_client().get("/login/").get_data(as_text=True))["signed_in"] is False
+
+
+@pytest.mark.config(LANGUAGES={"en": {"flag": "gb", "name": "English"}, "de": {"flag": "de", "name": "Deutsch"}})
+def test_the_banners_texts_are_in_the_users_language(app: Flask) -> None:
+    admin = admin_client(app)
+    admin.get("/lang/de")
+    texts = banner_texts(admin.get("/users/list/").get_data(as_text=True))
+    assert texts["warn"] == "Ihre Sitzung endet in {minutes}." and texts["minutes"] == "{n} Minuten"
+    assert texts["stay"] == "Angemeldet bleiben"
