@@ -135,6 +135,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None) -> Flask:
         APP_NAME="flask-session-epoch demo",
         FAB_ADD_SECURITY_API=True,  # JWT login at /api/v1/security/login, ended the same way
         FAB_UPDATE_PERMS=os.environ.get("DEMO_SETUP", "1") != "0",
+        # The language menu: the package's pages in German too (its flask_session_epoch/translations).
+        LANGUAGES={"en": {"flag": "gb", "name": "English"}, "de": {"flag": "de", "name": "Deutsch"}},
     )
     if os.environ.get("DEMO_EXTENSION", "1") != "0":
         app.config["FAB_SECURITY_MANAGER_CLASS"] = "flask_session_epoch.SessionEpochSecurityManager"

@@ -17,7 +17,9 @@ from . import (
     activity,
     check,
     config,
+    i18n,
     idp_logout,
+    in_use,
     inbound,
     listeners,
     logins,
@@ -51,7 +53,7 @@ if t.TYPE_CHECKING:
 
 log = logging.getLogger("flask_session_epoch")
 
-EXTENSION_KEY = "session_epoch"
+EXTENSION_KEY = in_use.EXTENSION_KEY
 # The security manager's user views that get the "Sign out everywhere" action.
 _USER_VIEWS = ("userdbmodelview", "userldapmodelview", "useroauthmodelview", "userremoteusermodelview",
                "usersamlmodelview")
@@ -63,6 +65,8 @@ def _init_app(app: Flask, sm: t.Any) -> None:
         return
     config.validate(app)
     app.extensions[EXTENSION_KEY] = sm
+    # Before FAB starts Flask-Babel: our catalogs are found next to FAB's and the host's.
+    i18n.register(app)
     listeners.register(sm.user_model)
     schema.check_at_startup(app, db_session(sm).get_bind(), sm)
     user_logged_in.connect(sm._session_epoch_on_login, app, weak=False)

@@ -138,7 +138,9 @@ def _login_endpoint() -> str | None:
 
 
 # Messages that say why a session ended, where the reason is worth telling; any other
-# reason gets SESSION_EPOCH_FLASH_MESSAGE.
+# reason gets SESSION_EPOCH_FLASH_MESSAGE, which _ended_flash translates when it is the
+# default: that default is marked here so that pybabel puts it in our catalogs.
+_DEFAULT_FLASH = lazy_gettext("Your session has ended. Please sign in again.")
 _MESSAGES = {
     IDLE_TIMEOUT: lazy_gettext("Your session has ended after a period of inactivity. Please sign in again."),
     ABSOLUTE_TIMEOUT: lazy_gettext("Your session has reached its maximum length. Please sign in again."),
