@@ -22,8 +22,18 @@
  * "absolute"). Unless a listener calls preventDefault(), it shows a small banner
  * ("Your session ends in 2 minutes"), with "Stay signed in" before the idle limit, which
  * counts as activity (GET /api/v1/session_epoch/keep_alive). Checks run every
- * data-check-every seconds, or by themselves often enough to warn in time. The texts can
- * be replaced: data-warn-text (with {minutes}), data-stay-text, data-dismiss-text.
+ * data-check-every seconds, or by themselves often enough to warn in time.
+ *
+ * The banner speaks the page's language: Flask-AppBuilder pages carry its texts, translated
+ * on the server, in <script type="application/json" id="session-epoch-texts"> (our
+ * navbar_right.html includes templates/session_epoch/_banner_texts.html, which renders it).
+ * data-warn-text (with {minutes}), data-minute-text and data-minutes-text (with {n}),
+ * data-stay-text and data-dismiss-text replace them; the English below is only for pages
+ * that have neither.
+ *
+ * Checks stop once the page is not signed in: when those texts say so (a login page), and
+ * after the first check that answers 401 (the session has ended; the page reloads to the
+ * login page, or shows it already).
  */
 (function () {
   "use strict";
@@ -85,10 +95,27 @@
   if (every > 0) {
     var checkUrl = script.getAttribute("data-check-url") || "/api/v1/session_epoch/check";
     var keepAliveUrl = script.getAttribute("data-keep-alive-url") || "/api/v1/session_epoch/keep_alive";
-    var texts = {
-      warn: script.getAttribute("data-warn-text") || "Your session ends in {minutes}.",
-      stay: script.getAttribute("data-stay-text") || "Stay signed in",
-      dismiss: script.getAttribute("data-dismiss-text") || "Dismiss"
+    // Read when first needed: a script in <head> runs before the page's body is there.
+    var serverTexts;
+    var fromServer = function () {
+      if (serverTexts === undefined) {
+        serverTexts = null;
+        var blob = document.getElementById("session-epoch-texts");
+        try {
+          serverTexts = blob ? JSON.parse(blob.textContent) : null;
+        } catch (e) {
+          serverTexts = null;
+        }
+      }
+      return serverTexts;
+    };
+    var text = function (name, attribute, fallback) {
+      var given = script.getAttribute(attribute);
+      var server = fromServer();
+      if (given) {
+        return given;
+      }
+      return server && typeof server[name] === "string" ? server[name] : fallback;
     };
     var banner = null;
     var dismissedFor = null;
@@ -102,7 +129,9 @@
 
     var minutesText = function (seconds) {
       var minutes = Math.max(1, Math.round(seconds / 60));
-      return minutes === 1 ? "1 minute" : minutes + " minutes";
+      var form = minutes === 1 ? text("minute", "data-minute-text", "{n} minute")
+        : text("minutes", "data-minutes-text", "{n} minutes");
+      return form.replace("{n}", String(minutes));
     };
 
     var showBanner = function (secondsLeft, limit) {
@@ -112,13 +141,14 @@
       banner.className = "session-epoch-warning";
       banner.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:10000;padding:8px 12px;" +
         "background:#fcf8e3;border-bottom:1px solid #faebcc;color:#8a6d3b;font:14px sans-serif;text-align:center";
-      var text = document.createElement("span");
-      text.textContent = texts.warn.replace("{minutes}", minutesText(secondsLeft)) + " ";
-      banner.appendChild(text);
+      var message = document.createElement("span");
+      message.textContent = text("warn", "data-warn-text", "Your session ends in {minutes}.")
+        .replace("{minutes}", minutesText(secondsLeft)) + " ";
+      banner.appendChild(message);
       if (limit === "idle") {
         var stay = document.createElement("button");
         stay.type = "button";
-        stay.textContent = texts.stay;
+        stay.textContent = text("stay", "data-stay-text", "Stay signed in");
         stay.addEventListener("click", function () {
           window.fetch(keepAliveUrl, { credentials: "same-origin", cache: "no-store" })
             .then(function (response) { if (response.ok) { removeBanner(); } })
@@ -128,7 +158,7 @@
       }
       var dismiss = document.createElement("button");
       dismiss.type = "button";
-      dismiss.textContent = texts.dismiss;
+      dismiss.textContent = text("dismiss", "data-dismiss-text", "Dismiss");
       dismiss.style.marginLeft = "8px";
       dismiss.addEventListener("click", function () {
         dismissedFor = limit;
@@ -163,19 +193,51 @@
       }
     };
 
+    var timer = null;
+    var stop = function () {
+      if (timer !== null) {
+        window.clearInterval(timer);
+        timer = null;
+      }
+      document.removeEventListener("visibilitychange", check);
+    };
+    var signedOut = function () {
+      var server = fromServer();
+      return server !== null && server.signed_in === false;
+    };
     var check = function () {
+      if (signedOut()) {
+        stop(); // a login page: there is no session to check
+        return;
+      }
       if (document.visibilityState === "visible") {
         // Our wrapper reloads the page if the answer is a marked 401.
         window.fetch(checkUrl, { credentials: "same-origin", cache: "no-store" })
-          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (response) {
+            if (response.status === 401) {
+              stop(); // not signed in (any more): asking again cannot change that
+              return null;
+            }
+            return response.ok ? response.json() : null;
+          })
           .then(function (body) { if (warnBefore > 0 && body) { warnIfSoon(body); } })
           .catch(function () {});
       }
     };
-    window.setInterval(check, Math.max(every, 5) * 1000);
-    document.addEventListener("visibilitychange", check);
-    if (warnBefore > 0) {
-      check();
+    var start = function () {
+      if (signedOut()) {
+        return;
+      }
+      timer = window.setInterval(check, Math.max(every, 5) * 1000);
+      document.addEventListener("visibilitychange", check);
+      if (warnBefore > 0) {
+        check();
+      }
+    };
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", start);
+    } else {
+      start();
     }
   }
 })();

@@ -41,7 +41,9 @@ IDLE_ENDED = "Your session has ended after a period of inactivity. Please sign i
 LOGIN_URL = re.compile(r"/login/")
 # A row's button on *Your profile*; its name starts with the icon's glyph.
 SIGN_OUT_ONE = re.compile(r"Sign out$")
-UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
+# A time on the pages: how long ago, with the exact UTC time (Babel's medium format) on hover.
+RECENTLY = re.compile(r"^(just now|\d+ seconds? ago|\d+ minutes? ago)$")
+UTC_TITLE = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d\d:\d\d\s[AP]M UTC$")
 
 # Runs before any script of every document in the page: keeps each text the SPA's
 # #status element shows in sessionStorage, which survives the reload to the login page.
@@ -156,7 +158,7 @@ def test_sign_out_everywhere_action_ends_user_session(
     sign_in(admin, *ADMIN)
     open_users_list(admin)
     row = user_row(admin, "demo")
-    expect(row.locator("td").last).to_have_text("")  # Sessions ended: never
+    expect(row.locator("td").last).to_have_text("never")  # Sessions ended
     if page_name == "list":
         row.locator("input.action_check").check()
         admin.get_by_role("button", name="Actions").click()
@@ -168,7 +170,8 @@ def test_sign_out_everywhere_action_ends_user_session(
     # FAB's show page renders its confirmation dialog twice; the shown one is the first.
     confirm = admin.locator("#modal-confirm:visible")
     expect(confirm).to_be_visible()
-    expect(confirm).to_contain_text("End every session and API token of the selected users?")
+    asked = "the selected users" if page_name == "list" else "this user"
+    expect(confirm).to_contain_text(f"End every session and API token of {asked}?")
     screenshot(admin, "admin-confirms-sign-out")
     confirm.get_by_role("link", name="OK").click()
     expect(admin.get_by_text("Every session and token of demo has ended.")).to_be_visible()
@@ -181,7 +184,8 @@ def test_sign_out_everywhere_action_ends_user_session(
     open_users_list(admin)
     row = user_row(admin, "demo")
     expect(row.get_by_role("cell", name="True", exact=True)).to_have_count(1)
-    expect(row.locator("td").last).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+    expect(row.locator("td").last).to_have_text(RECENTLY)
+    expect(row.locator("td").last.locator("time")).to_have_attribute("title", UTC_TITLE)
     screenshot(admin, "admin-still-signed-in")
 
     sign_in(user, *DEMO)
@@ -315,7 +319,8 @@ def test_sign_out_one_other_session_from_profile(open_page: t.Callable[[str], Pa
     expect(cells.nth(0)).to_contain_text("Chrome")
     expect(cells.nth(1)).to_have_text("127.0.0.1")
     for started_or_last_active in (cells.nth(3), cells.nth(4)):
-        expect(started_or_last_active).to_have_text(UTC_TIME)
+        expect(started_or_last_active).to_have_text(RECENTLY)
+        expect(started_or_last_active.locator("time")).to_have_attribute("title", UTC_TITLE)
     expect(other_row.locator("form")).to_have_attribute("action", f"/sessionepoch/sessions/{second_id}/end/")
     expect(first.get_by_role("button", name="Sign out all other sessions")).to_be_visible()
     screenshot(first, "profile-two-sessions")
