@@ -20,8 +20,10 @@ class _Group(AppGroup):
 
     def invoke(self, ctx: click.Context) -> t.Any:
         try:
-            with ctx.ensure_object(ScriptInfo).load_app().app_context():
-                refusal = in_use.problem(current_app)
+            # As Flask's with_appcontext: the app of a context already pushed (Airflow's
+            # CLI runs us inside its FAB app), or the one `flask --app` names.
+            app: t.Any = current_app if current_app else ctx.ensure_object(ScriptInfo).load_app()
+            refusal = in_use.problem(app)
             if refusal is not None:
                 raise click.ClickException(refusal)
             return super().invoke(ctx)
