@@ -173,12 +173,9 @@ def _shown(value: t.Any, check: v.Check[t.Any], quote: str = "'") -> str:
     written = repr(value).replace("'", quote)
     if len(written) > 80:
         written = written[:77] + "..."
-    kind = v.allowed(check)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "seconds" in kind:
-            return f"{written} ({v.duration(value)})"
-        if "days" in kind:
-            return f"{written} ({v.duration(value * 86400)})"
+    per = v.unit(check)
+    if per is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{written} ({v.duration(value * per)})"
     return written
 
 

@@ -45,9 +45,11 @@ def duration(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-def _allows(text: str) -> t.Callable[[Check[_T]], Check[_T]]:
+def _allows(text: str, unit: float | None = None) -> t.Callable[[Check[_T]], Check[_T]]:
+    """Mark a check with what it accepts, and, for a duration, the seconds in one of its units."""
     def mark(check: Check[_T]) -> Check[_T]:
         check.allowed = text  # type: ignore[attr-defined]
+        check.unit = unit  # type: ignore[attr-defined]
         return check
 
     return mark
@@ -56,6 +58,11 @@ def _allows(text: str) -> t.Callable[[Check[_T]], Check[_T]]:
 def allowed(check: Check[t.Any]) -> str:
     """What ``check`` accepts, as a phrase ("True or False")."""
     return t.cast(str, check.allowed)  # type: ignore[attr-defined]
+
+
+def unit(check: Check[t.Any]) -> float | None:
+    """The seconds in one of the numbers ``check`` takes (1, or a day's); None if not a duration."""
+    return t.cast("float | None", check.unit)  # type: ignore[attr-defined]
 
 
 @_allows("True or False")
@@ -137,7 +144,7 @@ def seconds(low: float, high: float) -> Check[float]:
     """A number of seconds from ``low`` to ``high``."""
     expected = f"a number of seconds from {duration(low)} to {duration(high)}"
 
-    @_allows(expected)
+    @_allows(expected, unit=1)
     def parse(value: t.Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or not low <= value <= high:
@@ -150,11 +157,12 @@ def seconds(low: float, high: float) -> Check[float]:
 def days(low: float, high: float) -> Check[float]:
     """A number of days from ``low`` to ``high``."""
     expected = f"a number of days from {duration(low * _DAY)} to {duration(high * _DAY)}"
+    in_range = seconds(low, high)
 
-    @_allows(expected)
+    @_allows(expected, unit=_DAY)
     def parse(value: t.Any) -> float:
         try:
-            return seconds(low, high)(value)
+            return in_range(value)
         except Invalid:
             raise Invalid(f"must be {expected}") from None
 
@@ -175,7 +183,7 @@ def count(low: int, high: int) -> Check[int]:
 
 def optional(check: Check[_T]) -> Check[_T | None]:
     """None (off), or what ``check`` accepts."""
-    @_allows(f"None (off), or {allowed(check)}")
+    @_allows(f"None (off), or {allowed(check)}", unit(check))
     def parse_optional(value: t.Any) -> _T | None:
         if value is None:
             return None
