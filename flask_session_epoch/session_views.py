@@ -57,13 +57,15 @@ def status_of(record: t.Any) -> Markup:
         loaded = [obj for obj in db.identity_map.values() if isinstance(obj, SessionRecord)]
         known.update(sessions.statuses([*loaded, record]))
     ended_at, reason = known[record.id]
-    if ended_at is None:
-        status = Markup("{}").format(gettext("Active"))
-    else:
-        status = Markup("{}, {}").format(labels.reason(reason) or gettext("Ended"), time_html(ended_at))
+    status = Markup("{}").format(gettext("Active")) if ended_at is None else _ended(reason, ended_at)
     if record.id == sessions.current_record_id():
         return status + _THIS_SESSION.format(gettext("this session"))
     return status
+
+
+def _ended(reason: str | None, ended_at: t.Any) -> Markup:
+    """Why and when a session ended: "Signed out, <time>5 minutes ago</time>"."""
+    return Markup("{}, {}").format(labels.reason(reason) or gettext("Ended"), time_html(ended_at))
 
 
 def via_of(record: t.Any) -> str:
@@ -87,10 +89,7 @@ class SessionRow:
 
     @classmethod
     def of(cls, info: sessions.SessionInfo) -> SessionRow:
-        ended = Markup("")
-        if info.ended_at is not None:
-            ended = Markup("{}, {}").format(labels.reason(info.end_reason) or gettext("Ended"),
-                                            time_html(info.ended_at))
+        ended = Markup("") if info.ended_at is None else _ended(info.end_reason, info.ended_at)
         return cls(id=info.id, current=info.current, active=info.active,
                    device=info.device or labels.kind(info.kind), ip=info.ip or "",
                    via=labels.auth_method(info.via, info.provider), started=time_html(info.started_at),
